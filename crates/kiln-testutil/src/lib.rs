@@ -1,0 +1,96 @@
+//! Test helpers shared by Kiln's crates (a dev-dependency only).
+//!
+//! `scripts/test` installs and starts what the tests need and exports where it is:
+//! `KILN_TEST_REGISTRY` (a distribution registry on loopback), `KILN_TEST_PYTHON` (a
+//! Python with the independent validators), `KILN_TEST_NODE_MODULES`, and
+//! `KILN_REQUIRE_SERVICES=1`, which turns a missing service into a test failure instead
+//! of a skip. A plain `cargo test` skips those tests with a message naming what is missing.
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or(here)
+}
+
+/// Whether the test script asked for every service to be present.
+pub fn services_required() -> bool {
+    std::env::var("KILN_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+fn missing(what: &str) -> Option<PathBuf> {
+    if services_required() {
+        panic!("{what} is required (KILN_REQUIRE_SERVICES=1) but missing");
+    }
+    eprintln!("skipping: {what} is missing (run scripts/test to provide it)");
+    None
+}
+
+/// `../shared/vectors/<sub>` beside the project, or `None` (with a message) when the
+/// shared folder is absent, as in a user's clone.
+pub fn shared_vectors(sub: &str) -> Option<PathBuf> {
+    let p = workspace_root().join("../shared/vectors").join(sub);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent (the shared test vectors are not beside this clone)", p.display());
+        None
+    }
+}
+
+/// `../shared/<sub>` beside the project, or `None` with a message.
+pub fn shared(sub: &str) -> Option<PathBuf> {
+    let p = workspace_root().join("../shared").join(sub);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+/// The `HOST:PORT` of the test registry.
+pub fn registry() -> Option<String> {
+    match std::env::var("KILN_TEST_REGISTRY") {
+        Ok(r) if !r.is_empty() => Some(r),
+        _ => missing("a test registry (KILN_TEST_REGISTRY)").map(|_| String::new()),
+    }
+}
+
+/// A Python interpreter with the validators of scripts/requirements-test.txt.
+pub fn python() -> Option<PathBuf> {
+    match std::env::var("KILN_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => missing("the validators' Python (KILN_TEST_PYTHON)"),
+    }
+}
+
+/// A `node_modules` directory with the npm packages of scripts/node.
+pub fn node_modules() -> Option<PathBuf> {
+    match std::env::var("KILN_TEST_NODE_MODULES") {
+        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => missing("the npm test packages (KILN_TEST_NODE_MODULES)"),
+    }
+}
+
+/// Whether a program is on PATH; if not, a skip (or a failure under the test script).
+pub fn program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    missing(&format!("the program {name}"))
+}
+
+/// The path of the built `kiln` binary for CLI tests in the `kiln` crate
+/// (pass `env!("CARGO_BIN_EXE_kiln")`); kept here so other helpers can grow around it.
+pub fn bin(path: &str) -> PathBuf {
+    PathBuf::from(path)
+}
