@@ -7,12 +7,16 @@
 //! layout and the registry client both implement, so every later stage reads and writes
 //! images the same way wherever they live.
 
+pub mod assemble;
 pub mod digest;
 pub mod error;
+pub mod fsview;
 pub mod layout;
 pub mod manifest;
 pub mod media_type;
+pub mod open;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
 pub use digest::Digest;

@@ -43,8 +43,23 @@ pub trait ImageStore: Send + Sync {
     async fn tags(&self) -> Result<Vec<String>>;
 
     /// The manifests whose `subject` is `subject`, optionally of one artifact type.
-    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>)
-    -> Result<Vec<Descriptor>>;
+    async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>>;
+
+    /// `(registry, repository)` when the store is a registry repository, so that a copy
+    /// between two repositories of one registry can mount blobs instead of sending them.
+    fn registry_location(&self) -> Option<(String, String)> {
+        None
+    }
+
+    /// Makes the blob `digest` of repository `from` (same registry) present here without
+    /// sending it; `false` when the store cannot (the caller then pushes the blob).
+    async fn mount_blob(&self, _digest: &Digest, _from: &str) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Reads the referrers tag schema index for `subject` (an OCI index at tag
@@ -91,6 +106,34 @@ pub fn filter_referrers(list: Vec<Descriptor>, artifact_type: Option<&str>) -> V
     }
 }
 
+/// What a copy did with one blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobAction {
+    /// The destination had it already.
+    Present,
+    /// Mounted from the source repository of the same registry.
+    Mounted,
+    /// Fetched from the source and pushed.
+    Copied,
+}
+
+/// A step of [`copy_image_with_progress`], for progress reporting.
+#[derive(Debug, Clone, Copy)]
+pub enum CopyEvent<'a> {
+    /// A manifest's blobs are about to be copied; `bytes` is their total size.
+    Planned { manifest: &'a Digest, bytes: u64 },
+    /// One blob is done.
+    Blob {
+        descriptor: &'a Descriptor,
+        action: BlobAction,
+    },
+    /// A manifest was pushed.
+    Manifest { digest: &'a Digest },
+}
+
+/// A progress callback.
+pub type Progress<'a> = &'a (dyn Fn(CopyEvent<'_>) + Send + Sync);
+
 /// Copies the manifest that `selector` names, with everything it references, from `src`
 /// to `dst`, tagging it `tag` in `dst`. Blobs already in `dst` are not sent again.
 /// Returns the copied manifest.
@@ -100,42 +143,105 @@ pub async fn copy_image(
     dst: &dyn ImageStore,
     tag: Option<&str>,
 ) -> Result<Manifest> {
+    copy_image_with_progress(src, selector, dst, tag, None).await
+}
+
+/// [`copy_image`], reporting each step to `progress`. Between two repositories of one
+/// registry, blobs are mounted (`POST ...?mount=&from=`) rather than sent. Order: every
+/// blob, then child manifests, then the manifest, then the tag; a failure leaves `dst`
+/// without the manifest and tag (blobs already sent are complete and verified).
+pub async fn copy_image_with_progress(
+    src: &dyn ImageStore,
+    selector: &str,
+    dst: &dyn ImageStore,
+    tag: Option<&str>,
+    progress: Option<Progress<'_>>,
+) -> Result<Manifest> {
     let root = src.resolve(selector).await?;
-    copy_manifest_tree(src, &root, dst).await?;
+    let mount_from = match (src.registry_location(), dst.registry_location()) {
+        (Some((sr, srepo)), Some((dr, drepo))) if sr == dr && srepo != drepo => Some(srepo),
+        _ => None,
+    };
+    let ctx = CopyCtx {
+        src,
+        dst,
+        mount_from: mount_from.as_deref(),
+        progress,
+    };
+    ctx.copy_tree(&root).await?;
     dst.push_manifest(&root, tag).await?;
+    ctx.report(CopyEvent::Manifest {
+        digest: &root.digest,
+    });
     Ok(root)
 }
 
-/// Copies the blobs and child manifests of `manifest` (not the manifest itself).
-async fn copy_manifest_tree(
-    src: &dyn ImageStore,
-    manifest: &Manifest,
-    dst: &dyn ImageStore,
-) -> Result<()> {
-    match &manifest.kind {
-        ManifestKind::Image(m) => {
-            for d in std::iter::once(&m.config).chain(m.layers.iter()) {
-                if !dst.has_blob(&d.digest).await? {
-                    let data = src.fetch_blob(d).await?;
-                    dst.push_blob(&d.digest, &data).await?;
-                }
-            }
-        }
-        ManifestKind::Index(i) => {
-            for d in &i.manifests {
-                if !media_type::is_image_manifest(&d.media_type)
-                    && !media_type::is_index(&d.media_type)
-                {
-                    return Err(OciError::UnknownMediaType {
-                        media_type: d.media_type.clone(),
-                        what: format!("index {}", manifest.digest),
-                    });
-                }
-                let child = src.fetch_manifest(&d.digest).await?;
-                Box::pin(copy_manifest_tree(src, &child, dst)).await?;
-                dst.push_manifest(&child, None).await?;
-            }
+struct CopyCtx<'a> {
+    src: &'a dyn ImageStore,
+    dst: &'a dyn ImageStore,
+    mount_from: Option<&'a str>,
+    progress: Option<Progress<'a>>,
+}
+
+impl CopyCtx<'_> {
+    fn report(&self, event: CopyEvent<'_>) {
+        if let Some(p) = self.progress {
+            p(event);
         }
     }
-    Ok(())
+
+    async fn copy_blob(&self, d: &Descriptor) -> Result<()> {
+        let action = if self.dst.has_blob(&d.digest).await? {
+            BlobAction::Present
+        } else if let Some(from) = self.mount_from
+            && self.dst.mount_blob(&d.digest, from).await?
+        {
+            BlobAction::Mounted
+        } else {
+            let data = self.src.fetch_blob(d).await?;
+            self.dst.push_blob(&d.digest, &data).await?;
+            BlobAction::Copied
+        };
+        self.report(CopyEvent::Blob {
+            descriptor: d,
+            action,
+        });
+        Ok(())
+    }
+
+    /// Copies the blobs and child manifests of `manifest` (not the manifest itself).
+    async fn copy_tree(&self, manifest: &Manifest) -> Result<()> {
+        match &manifest.kind {
+            ManifestKind::Image(m) => {
+                let blobs: Vec<&Descriptor> =
+                    std::iter::once(&m.config).chain(m.layers.iter()).collect();
+                self.report(CopyEvent::Planned {
+                    manifest: &manifest.digest,
+                    bytes: blobs.iter().map(|d| d.size).sum(),
+                });
+                for d in blobs {
+                    self.copy_blob(d).await?;
+                }
+            }
+            ManifestKind::Index(i) => {
+                for d in &i.manifests {
+                    if !media_type::is_image_manifest(&d.media_type)
+                        && !media_type::is_index(&d.media_type)
+                    {
+                        return Err(OciError::UnknownMediaType {
+                            media_type: d.media_type.clone(),
+                            what: format!("index {}", manifest.digest),
+                        });
+                    }
+                    let child = self.src.fetch_manifest(&d.digest).await?;
+                    Box::pin(self.copy_tree(&child)).await?;
+                    self.dst.push_manifest(&child, None).await?;
+                    self.report(CopyEvent::Manifest {
+                        digest: &child.digest,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,1 +1,10 @@
-//! The Kiln factory: kiln.yaml, the build stage, the stage runner, SLSA provenance, the evidence ledger.
+//! The Kiln factory: `kiln.yaml` ([`config`]) and the build stage ([`build`]); the stage
+//! runner, SLSA provenance and the evidence ledger join them later.
+
+pub mod build;
+pub mod config;
+pub mod error;
+
+pub use build::{BuildOutcome, BuildRequest};
+pub use config::{ConfigError, KilnConfig};
+pub use error::BuildError;

@@ -44,7 +44,7 @@ impl PackageType {
 /// Where a package was found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
-    /// Path inside the scanned source (absolute inside an image, relative in a directory).
+    /// Path inside the scanned source, always `/`-rooted (for a directory, relative to it).
     pub path: String,
     /// The digest of the image layer that added the file, for image sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,8 +2,14 @@
 //! signatures, DSSE envelopes and in-toto attestations, and their storage in any
 //! [`kiln_oci::ImageStore`].
 
+pub mod cosign;
+pub mod dsse;
 pub mod error;
+pub mod intoto;
+pub mod keys;
+pub mod notation;
 pub mod signer;
+pub mod verify;
 
 pub use error::SignError;
 pub use signer::{SignatureAlgorithm, Signer};

@@ -10,8 +10,12 @@ pub enum SignatureAlgorithm {
     EcdsaP256Sha256,
     /// ECDSA over P-384 with SHA-384.
     EcdsaP384Sha384,
+    /// ECDSA over P-521 with SHA-512 (imported keys only).
+    EcdsaP521Sha512,
     /// Ed25519 (pure).
     Ed25519,
+    /// RSA PKCS#1 v1.5 with SHA-256 (imported keys only; cosign's RSA scheme).
+    RsaPkcs1Sha256,
 }
 
 /// A private key that can sign, wherever it is held.

@@ -1,1 +1,14 @@
-//! Vulnerability scanning for Kiln: OSV records, the local database, version ordering per ecosystem, matching, severity, VEX.
+//! Vulnerability scanning for Kiln: OSV records, the local database, version ordering per
+//! ecosystem, matching, severity, VEX.
+
+pub mod artifact;
+pub mod db;
+pub mod import;
+pub mod osv;
+pub mod purl;
+pub mod range;
+pub mod scan;
+pub mod severity;
+pub mod version;
+pub mod vex;
+pub mod report;

@@ -1,14 +1,116 @@
-//! `kiln sbom`: placeholder until its stage lands.
+//! `kiln sbom SOURCE`: catalogs a directory, an image (local layout or registry) or a tar of
+//! a filesystem, and writes the SBOM as a table, Kiln JSON, SPDX 2.3 or CycloneDX 1.6 JSON.
+//! Warnings (malformed databases, unreadable files) go to stderr; the SBOM is still written.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::Global;
+use anyhow::Context;
+use kiln_sbom::format::{self, WriteOptions};
+use kiln_sbom::source::dir::DirSource;
+use kiln_sbom::source::image::ImageSource;
+use kiln_sbom::source::tarball::TarSource;
+use kiln_sbom::source::{Source, SourceSpec};
+
+use crate::output::{Global, emit};
+
+/// Output formats of `kiln sbom`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    SpdxJson,
+    CyclonedxJson,
+}
 
 /// Arguments of `kiln sbom`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// What to catalog: dir:PATH, oci:PATH[:TAG], oci-dir:PATH, registry:REF, tar:FILE, or a
+    /// path (a directory, an OCI layout, a tar or tar.gz).
+    pub source: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the SBOM to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure_registry: bool,
+}
 
 /// Runs `kiln sbom`.
-pub async fn run(_args: Args, _global: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("kiln sbom is not available in this build yet")
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let spec = SourceSpec::parse(&args.source)?;
+    let mut image_digest = None;
+    let mut source: Box<dyn Source + Send> = match &spec {
+        SourceSpec::Dir(p) => Box::new(DirSource::open(p)?),
+        SourceSpec::Tar(p) => Box::new(TarSource::open(p)),
+        SourceSpec::Layout(r) => {
+            let r = r.clone();
+            let img = tokio::task::spawn_blocking(move || ImageSource::open_layout(&r)).await??;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::Registry(r) => {
+            let reference = kiln_oci::ImageRef::parse(r)?;
+            let opts = kiln_oci::registry::RegistryOptions {
+                insecure: args.insecure_registry,
+                ..Default::default()
+            };
+            let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
+            let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
+            anyhow::bail!(
+                "{}: archive image sources are not supported yet",
+                p.display()
+            )
+        }
+    };
+    let name = args.source.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
+            .await?
+            .with_context(|| format!("cataloging {}", args.source))?;
+    let mut catalog = outcome.catalog;
+    catalog.image_digest = image_digest;
+    for w in &outcome.warnings {
+        global.say(format!("warning: {w}"));
+    }
+    let opts = WriteOptions {
+        created: created(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let text = match args.format {
+        Format::Table => format::table::write(&catalog),
+        Format::Json => format::kiln::write(&catalog, &outcome.warnings),
+        Format::SpdxJson => format::spdx::write(&catalog, &opts),
+        Format::CyclonedxJson => format::cyclonedx::write(&catalog, &opts),
+    };
+    emit(text.as_bytes(), args.output.as_deref())?;
+    if let Some(o) = &args.output {
+        global.say(format!(
+            "{} packages written to {}",
+            catalog.packages.len(),
+            o.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `SOURCE_DATE_EPOCH` when set (reproducible documents), else now.
+fn created() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        })
 }

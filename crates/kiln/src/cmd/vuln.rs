@@ -1,14 +1,223 @@
-//! `kiln vuln`: placeholder until its stage lands.
+//! `kiln vuln`: `scan` an SBOM file, a directory or an image against the offline database
+//! and report findings (table, JSON, SARIF, CycloneDX, cosign vuln predicate); `compare`
+//! two versions the way an ecosystem orders them.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::Global;
+use anyhow::Context;
+use kiln_sbom::Catalog;
+use kiln_sbom::source::dir::DirSource;
+use kiln_sbom::source::image::ImageSource;
+use kiln_sbom::source::tarball::TarSource;
+use kiln_sbom::source::{Source, SourceSpec};
+use kiln_vuln::db::Database;
+use kiln_vuln::report;
+use kiln_vuln::severity::Rating;
+
+use crate::cmd::db::{DbLocation, warn_if_stale};
+use crate::output::{Global, emit, emit_json};
 
 /// Arguments of `kiln vuln`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of `kiln vuln scan`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+    CyclonedxJson,
+    /// The cosign vuln predicate (https://cosign.sigstore.dev/attestation/vuln/v1).
+    CosignVuln,
+}
+
+/// `kiln vuln` subcommands.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Scan an SBOM (SPDX, CycloneDX, Kiln JSON), a directory or an image.
+    Scan(ScanArgs),
+    /// Print <, = or > for two versions as ECOSYSTEM orders them.
+    Compare { ecosystem: String, a: String, b: String },
+}
+
+/// Arguments of `kiln vuln scan`.
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// An SBOM file, or a source as `kiln sbom` takes it (dir:PATH, oci:PATH[:TAG], registry:REF, ...).
+    pub source: String,
+    #[command(flatten)]
+    pub location: DbLocation,
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: Format,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report only these severities (comma-separated: critical,high,medium,low,none,unknown).
+    #[arg(long, value_delimiter = ',')]
+    pub severity: Vec<Rating>,
+    /// Exit with --exit-code when a finding not suppressed by VEX is at least this severe.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Rating>,
+    /// The exit code for --fail-on.
+    #[arg(long, default_value_t = 1)]
+    pub exit_code: u8,
+    /// OpenVEX or CycloneDX VEX documents (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// Warn when the data is older than this many days.
+    #[arg(long, default_value_t = 7, env = "KILN_VULN_DB_MAX_AGE")]
+    pub max_age_days: u64,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure_registry: bool,
+}
 
 /// Runs `kiln vuln`.
-pub async fn run(_args: Args, _global: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("kiln vuln is not available in this build yet")
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Compare { ecosystem, a, b } => {
+            let o = kiln_vuln::version::compare(&ecosystem, &a, &b)?;
+            println!(
+                "{}",
+                match o {
+                    std::cmp::Ordering::Less => "<",
+                    std::cmp::Ordering::Equal => "=",
+                    std::cmp::Ordering::Greater => ">",
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scan(s) => scan(s, global).await,
+    }
+}
+
+async fn load_catalog(args: &ScanArgs, global: &Global) -> anyhow::Result<Catalog> {
+    let as_file = PathBuf::from(&args.source);
+    if as_file.is_file() {
+        let bytes = std::fs::read(&as_file).with_context(|| format!("reading {}", as_file.display()))?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return Ok(kiln_sbom::format::read(&bytes, &args.source)?);
+        }
+    }
+    let spec = SourceSpec::parse(&args.source)?;
+    let mut image_digest = None;
+    let mut source: Box<dyn Source + Send> = match &spec {
+        SourceSpec::Dir(p) => Box::new(DirSource::open(p)?),
+        SourceSpec::Tar(p) => Box::new(TarSource::open(p)),
+        SourceSpec::Layout(r) => {
+            let r = r.clone();
+            let img = tokio::task::spawn_blocking(move || ImageSource::open_layout(&r)).await??;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::Registry(r) => {
+            let reference = kiln_oci::ImageRef::parse(r)?;
+            let opts = kiln_oci::registry::RegistryOptions { insecure: args.insecure_registry, ..Default::default() };
+            let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
+            let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
+            anyhow::bail!("{}: archive image sources are not supported yet", p.display())
+        }
+    };
+    let name = args.source.clone();
+    let outcome = tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
+        .await?
+        .with_context(|| format!("cataloging {}", args.source))?;
+    for w in &outcome.warnings {
+        global.say(format!("warning: {w}"));
+    }
+    let mut catalog = outcome.catalog;
+    catalog.image_digest = image_digest;
+    Ok(catalog)
+}
+
+fn now() -> String {
+    chrono_like_now()
+}
+
+fn chrono_like_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // RFC 3339 in UTC without a date library: days since the epoch to a civil date.
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let started = now();
+    let catalog = load_catalog(&args, global).await?;
+    let db_path = args.location.path();
+    let db = Database::open(&db_path)?;
+    warn_if_stale(&db, args.max_age_days, global)?;
+    let mut statements = Vec::new();
+    for v in &args.vex {
+        let bytes = std::fs::read(v).with_context(|| format!("reading VEX document {}", v.display()))?;
+        statements.extend(kiln_vuln::vex::read(&bytes, &v.display().to_string())?);
+    }
+    let mut result = {
+        let reader = db.reader()?;
+        kiln_vuln::scan::scan(&reader, &catalog)?
+    };
+    kiln_vuln::vex::apply(&mut result.findings, &statements);
+    if !args.severity.is_empty() {
+        result.findings.retain(|f| args.severity.contains(&f.severity));
+    }
+    for w in &result.warnings {
+        global.say(format!("warning: {w}"));
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    match args.format {
+        Format::Table => {
+            let text = if result.findings.is_empty() {
+                "no known vulnerabilities\n".to_string()
+            } else {
+                report::table(&result.findings)
+            };
+            emit(text.as_bytes(), args.output.as_deref())?;
+        }
+        Format::Json => emit_json(&report::json(&result, &args.source), args.output.as_deref())?,
+        Format::Sarif => emit_json(&report::sarif(&result, &args.source, version), args.output.as_deref())?,
+        Format::CyclonedxJson => emit_json(&report::cyclonedx(&result, version), args.output.as_deref())?,
+        Format::CosignVuln => {
+            let st = db.status()?;
+            let p = report::cosign_predicate(
+                &result,
+                &args.source,
+                version,
+                &db_path.display().to_string(),
+                st.data_modified.as_deref().unwrap_or(""),
+                &started,
+                &now(),
+            );
+            emit_json(&p, args.output.as_deref())?
+        }
+    }
+    let counted = result.findings.iter().filter(|f| !f.suppressed);
+    let suppressed = result.findings.iter().filter(|f| f.suppressed).count();
+    global.say(format!(
+        "{} finding(s) in {} package(s) scanned, {suppressed} suppressed by VEX",
+        result.findings.len() - suppressed,
+        result.packages_scanned
+    ));
+    if let Some(min) = args.fail_on
+        && counted.clone().any(|f| f.severity >= min)
+    {
+        return Ok(ExitCode::from(args.exit_code));
+    }
+    Ok(ExitCode::SUCCESS)
 }
