@@ -34,7 +34,7 @@ fi
 MANIFEST=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"].split(":")[1])' "$L/index.json")
 LAYERS=$(python3 -c 'import json,sys; print(" ".join(l["digest"].split(":")[1] for l in json.load(open(sys.argv[1]))["layers"]))' "$L/blobs/sha256/$MANIFEST")
 
-BIN=$(cd "$ROOT" && cargo test --release -q -p kiln-oci --test fsview_bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+BIN=$(cd "$ROOT" && cargo test --release -p kiln-oci --test fsview_bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
 [ -x "$ROOT/$BIN" ] && BIN=$ROOT/$BIN
 [ -x "$BIN" ] || { echo "no bench binary"; exit 2; }
 
@@ -54,7 +54,7 @@ run tar-list bash -c "for b in $(blobs | paste -sd' '); do tar -tzf \$b; done >/
 for mode in index few files layers; do
   KILN_FSVIEW_BENCH_LAYOUT=$L KILN_FSVIEW_BENCH_TAG=bench KILN_FSVIEW_BENCH_MODE=$mode \
     run "kiln-$mode" "$BIN" --ignored --exact fsview_bench --nocapture --test-threads 1
-  grep -h '^fsview-bench' "$OUT/kiln-$mode.out" || { cat "$OUT/kiln-$mode.err"; exit 1; }
+  grep -ho 'fsview-bench .*' "$OUT/kiln-$mode.out" || { cat "$OUT/kiln-$mode.err"; exit 1; }
 done
 rm -rf "$OUT/unpacked"
 run umoci-unpack umoci unpack --rootless --image "$L:bench" "$OUT/unpacked"

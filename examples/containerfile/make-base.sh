@@ -6,6 +6,10 @@
 set -eu
 DIR=$(cd "${1:-$(dirname "$0")}" && pwd)
 BUSYBOX=${BUSYBOX:-/bin/busybox}
+if ldd "$BUSYBOX" >/dev/null 2>&1; then
+  echo "$BUSYBOX is dynamically linked; the image needs a static one (busybox-static, or BUSYBOX=path)" >&2
+  exit 1
+fi
 B="buildah --root $DIR/.kiln/buildah/storage --runroot $DIR/.kiln/buildah/run --storage-driver vfs"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT

@@ -85,7 +85,10 @@ impl Digest {
                 hex.len()
             )));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("the hex part must be lowercase hexadecimal"));
         }
         Ok(Digest {

@@ -141,7 +141,8 @@ impl OciLayout {
                 limit: (MAX_MANIFEST_BYTES * 4) as u64,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| OciError::malformed(path.display().to_string(), e))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| OciError::malformed(path.display().to_string(), e))
     }
 
     fn write_index(&self, index: &ImageIndex) -> Result<()> {
@@ -289,7 +290,8 @@ impl BlobWriter {
             .into_inner()
             .map_err(|e| OciError::io(&dir, e.into_error()))?;
         let path = self.layout.blob_path(&digest);
-        file.persist(&path).map_err(|e| OciError::io(&path, e.error))?;
+        file.persist(&path)
+            .map_err(|e| OciError::io(&path, e.error))?;
         Ok((digest, size))
     }
 }
@@ -396,8 +398,17 @@ mod tests {
         let refs = layout.referrers(&m.digest, None).await.unwrap();
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].digest, r.digest);
-        assert_eq!(refs[0].artifact_type.as_deref(), Some("application/vnd.kiln.test"));
-        assert!(layout.referrers(&m.digest, Some("other/type")).await.unwrap().is_empty());
+        assert_eq!(
+            refs[0].artifact_type.as_deref(),
+            Some("application/vnd.kiln.test")
+        );
+        assert!(
+            layout
+                .referrers(&m.digest, Some("other/type"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // Pushing again does not duplicate the entry.
         layout.push_manifest(&r, None).await.unwrap();
         assert_eq!(layout.referrers(&m.digest, None).await.unwrap().len(), 1);
@@ -453,7 +464,13 @@ mod tests {
         assert!(w.commit(Some(&d)).is_err());
         let leftovers = fs::read_dir(dir.path().join("blobs/sha256"))
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".tmp")
+            })
             .count();
         assert_eq!(leftovers, 0);
     }

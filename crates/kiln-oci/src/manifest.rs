@@ -149,6 +149,7 @@ impl ImageIndex {
 
 /// What a parsed manifest document is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one value per fetched manifest: boxing buys nothing
 pub enum ManifestKind {
     Image(ImageManifest),
     Index(ImageIndex),
@@ -197,7 +198,10 @@ impl Manifest {
             (None, None) if obj.contains_key("manifests") => media_type::OCI_INDEX.to_string(),
             (None, None) if obj.contains_key("config") => media_type::OCI_MANIFEST.to_string(),
             (None, None) => {
-                return Err(OciError::malformed(what, "no mediaType and no manifest shape"));
+                return Err(OciError::malformed(
+                    what,
+                    "no mediaType and no manifest shape",
+                ));
             }
         };
         match obj.get("schemaVersion").and_then(|v| v.as_u64()) {
@@ -263,12 +267,15 @@ impl Manifest {
 
     /// A descriptor of this manifest.
     pub fn descriptor(&self) -> Descriptor {
-        let mut d = Descriptor::new(&self.media_type, self.digest.clone(), self.bytes.len() as u64);
+        let mut d = Descriptor::new(
+            &self.media_type,
+            self.digest.clone(),
+            self.bytes.len() as u64,
+        );
         match &self.kind {
             ManifestKind::Image(m) => {
                 d.artifact_type = m.artifact_type.clone();
-                if d.artifact_type.is_none() && !media_type::is_image_config(&m.config.media_type)
-                {
+                if d.artifact_type.is_none() && !media_type::is_image_config(&m.config.media_type) {
                     d.artifact_type = Some(m.config.media_type.clone());
                 }
                 d.annotations = m.annotations.clone();
@@ -405,7 +412,11 @@ mod tests {
         let cases: &[(&str, Option<&str>, &str)] = &[
             ("[]", None, "not a JSON object"),
             ("{", None, "malformed"),
-            (r#"{"schemaVersion":1,"config":{}}"#, None, "schemaVersion 1"),
+            (
+                r#"{"schemaVersion":1,"config":{}}"#,
+                None,
+                "schemaVersion 1",
+            ),
             (
                 r#"{"schemaVersion":2,"mediaType":"application/vnd.foo"}"#,
                 None,

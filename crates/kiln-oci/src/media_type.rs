@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn layer_compressions() {
         assert_eq!(layer_compression(OCI_LAYER_GZIP), Some(Compression::Gzip));
-        assert_eq!(layer_compression(DOCKER_LAYER_GZIP), Some(Compression::Gzip));
+        assert_eq!(
+            layer_compression(DOCKER_LAYER_GZIP),
+            Some(Compression::Gzip)
+        );
         assert_eq!(layer_compression(OCI_LAYER_ZSTD), Some(Compression::Zstd));
         assert_eq!(layer_compression(OCI_LAYER_TAR), Some(Compression::None));
         assert_eq!(layer_compression("application/json"), None);

@@ -33,8 +33,7 @@ fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
@@ -67,7 +66,9 @@ impl ImageRef {
                 Some(i) => {
                     let tag = &rest[last_slash + i + 1..];
                     if !valid_tag(tag) {
-                        return Err(bad("the tag may hold only letters, digits, '_', '.' and '-'"));
+                        return Err(bad(
+                            "the tag may hold only letters, digits, '_', '.' and '-'",
+                        ));
                     }
                     (&rest[..last_slash + i], Some(tag.to_string()))
                 }
@@ -93,7 +94,9 @@ impl ImageRef {
             Some(i) => {
                 let tag = &name[last_slash + i + 1..];
                 if !valid_tag(tag) {
-                    return Err(bad("the tag may hold only letters, digits, '_', '.' and '-'"));
+                    return Err(bad(
+                        "the tag may hold only letters, digits, '_', '.' and '-'",
+                    ));
                 }
                 (&name[..last_slash + i], Some(tag.to_string()))
             }

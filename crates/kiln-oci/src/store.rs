@@ -245,3 +245,42 @@ impl CopyCtx<'_> {
         Ok(())
     }
 }
+
+/// The image manifest an index stands for when the caller names no platform: the
+/// linux/amd64 entry, else the first image manifest it lists.
+pub fn pick_image_from_index(index: &ImageIndex) -> Option<&Descriptor> {
+    let images = || {
+        index
+            .manifests
+            .iter()
+            .filter(|d| media_type::is_image_manifest(&d.media_type))
+    };
+    images()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+        })
+        .or_else(|| images().next())
+}
+
+/// Resolves `selector` (tag or digest) to an image manifest, narrowing an index with
+/// [`pick_image_from_index`].
+pub async fn resolve_image(store: &dyn ImageStore, selector: &str) -> Result<Manifest> {
+    let manifest = store.resolve(selector).await?;
+    let child = match &manifest.kind {
+        ManifestKind::Image(_) => return Ok(manifest),
+        ManifestKind::Index(index) => pick_image_from_index(index)
+            .ok_or_else(|| {
+                OciError::malformed(
+                    format!("index {} in {}", manifest.digest, store.name()),
+                    "lists no image manifest",
+                )
+            })?
+            .digest
+            .clone(),
+    };
+    let image = store.fetch_manifest(&child).await?;
+    image.as_image()?;
+    Ok(image)
+}

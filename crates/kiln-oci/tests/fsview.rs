@@ -768,3 +768,35 @@ fn a_view_can_be_shared_between_threads() {
         assert_eq!(a.join().unwrap(), b.join().unwrap());
     });
 }
+
+#[test]
+fn empty_images_and_layers_have_only_a_root() {
+    let view = FsView::from_layers(Vec::new(), Limits::default()).unwrap();
+    assert!(view.is_empty());
+    assert!(view.lookup("/").unwrap().is_dir());
+    assert!(view.read_dir("/").unwrap().is_empty());
+
+    let img = Image::new(vec![(OCI_LAYER_GZIP, gzip(&tar_layer(&[])))]);
+    let view = img.view();
+    assert_eq!(view.len(), 1);
+    assert_eq!(layer_contents(&view), []);
+}
+
+#[test]
+fn special_bits_and_nameless_whiteouts() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = header(b"usr/bin/sudo", tar::EntryType::Regular, 1, b"");
+    h.set_mode(0o104755);
+    h.set_cksum();
+    b.append(&h, &b"s"[..]).unwrap();
+    let img = Image::new(vec![(OCI_LAYER_TAR, b.into_inner().unwrap())]);
+    assert_eq!(img.view().entry("/usr/bin/sudo").unwrap().mode, 0o4755);
+
+    let img = Image::new(vec![(
+        OCI_LAYER_TAR,
+        tar_layer(&[T::File("etc/.wh.", b"")]),
+    )]);
+    let err = img.view_with(Limits::default()).unwrap_err();
+    assert!(matches!(err, FsError::BadPath { .. }), "{err}");
+    assert!(err.to_string().contains("etc/.wh."), "{err}");
+}

@@ -42,8 +42,9 @@ fn status(code: u16) -> Reply {
     }
 }
 
-/// `(method, path without query, how many times this method+path was asked before)`.
-type Handler = Arc<dyn Fn(&str, &str, u32) -> Reply + Send + Sync>;
+/// `(method, path without query, how many times this method+path was asked before,
+/// the Authorization header)`.
+type Handler = Arc<dyn Fn(&str, &str, u32, Option<&str>) -> Reply + Send + Sync>;
 
 struct Server {
     addr: String,
@@ -100,11 +101,17 @@ async fn serve(handler: Handler) -> Server {
                 let first: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
                 let (method, target) = (first[0].to_string(), first.get(1).unwrap_or(&"/"));
                 let path = target.split('?').next().unwrap_or("").to_string();
-                let len: usize = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.trim().parse().ok())
+                let header = |name: &str| {
+                    head.lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_string())
+                };
+                let len: usize = header("content-length")
+                    .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
+                let authorization = header("authorization");
+                let _ = lines;
                 let mut have = buf.len() - head_end;
                 while have < len {
                     let Ok(n) = sock.read(&mut tmp).await else {
@@ -121,7 +128,7 @@ async fn serve(handler: Handler) -> Server {
                     *e += 1;
                     *e - 1
                 };
-                let reply = handler(&method, &path, nth);
+                let reply = handler(&method, &path, nth, authorization.as_deref());
                 let (code, headers, body, cut) = match reply {
                     Reply::Full {
                         status,
@@ -184,7 +191,7 @@ fn handler(
     img: Image,
     fault: impl Fn(&str, &str, u32) -> Option<Reply> + Send + Sync + 'static,
 ) -> Handler {
-    Arc::new(move |method, path, nth| {
+    Arc::new(move |method, path, nth, _| {
         if let Some(r) = fault(method, path, nth) {
             return r;
         }
@@ -206,9 +213,13 @@ fn handler(
 }
 
 fn store(server: &Server) -> RegistryStore {
+    store_as(server, Credentials::Anonymous)
+}
+
+fn store_as(server: &Server, credentials: Credentials) -> RegistryStore {
     let options = RegistryOptions {
         insecure: false,
-        credentials: Some(Credentials::Anonymous),
+        credentials: Some(credentials),
         retry: RetryPolicy {
             max_attempts: 3,
             base_delay: Duration::from_millis(5),
@@ -431,7 +442,7 @@ async fn unknown_manifest_media_type_is_reported() {
 async fn a_failed_blob_upload_never_pushes_the_manifest() {
     let img = image();
     let (config, layer, manifest) = (img.config.clone(), img.layer.clone(), img.manifest.clone());
-    let server = serve(Arc::new(|method: &str, path: &str, _| {
+    let server = serve(Arc::new(|method: &str, path: &str, _, _| {
         match (method, path) {
             ("HEAD", _) => status(404),
             ("POST", "/v2/app/blobs/uploads/") => Reply::Full {
@@ -475,4 +486,88 @@ async fn dst_store_name_and_has_blob() {
     assert_eq!(s.name(), format!("{}/app", server.addr));
     assert!(s.has_blob(&cfg).await.unwrap());
     assert!(!s.has_blob(&Digest::sha256(b"nope")).await.unwrap());
+}
+
+#[tokio::test]
+async fn bearer_and_basic_challenges_are_answered() {
+    // Bearer: the registry sends a challenge; the token service wants basic credentials.
+    let img = image();
+    let digest = img.manifest.digest.clone();
+    let good = handler(img, |_, _, _| None);
+    let realm: Arc<Mutex<String>> = Arc::default();
+    let realm2 = realm.clone();
+    let server = serve(Arc::new(
+        move |method: &str, path: &str, nth, auth: Option<&str>| {
+            if path == "/token" {
+                // "Basic dTpw" is u:p.
+                return if auth == Some("Basic dTpw") {
+                    ok("application/json", br#"{"token":"tok-123"}"#)
+                } else {
+                    status(401)
+                };
+            }
+            if auth != Some("Bearer tok-123") {
+                return Reply::Full {
+                    status: 401,
+                    headers: vec![(
+                        "WWW-Authenticate".into(),
+                        format!(
+                            r#"Bearer realm="{}",service="test""#,
+                            realm2.lock().unwrap()
+                        ),
+                    )],
+                    body: vec![],
+                };
+            }
+            good(method, path, nth, auth)
+        },
+    ))
+    .await;
+    *realm.lock().unwrap() = format!("http://{}/token", server.addr);
+    let creds = Credentials::Basic {
+        username: "u".into(),
+        password: "p".into(),
+    };
+    let s = store_as(&server, creds.clone());
+    assert_eq!(s.resolve("v1").await.unwrap().digest, digest);
+    // The token is reused: one more manifest request goes straight through.
+    let before = server.hits("GET", "/token");
+    assert_eq!(s.resolve("v1").await.unwrap().digest, digest);
+    assert_eq!(server.hits("GET", "/token"), before);
+    // Wrong credentials: a clear error.
+    let bad = store_as(
+        &server,
+        Credentials::Basic {
+            username: "u".into(),
+            password: "wrong".into(),
+        },
+    );
+    let err = bad.resolve("v1").await.unwrap_err().to_string();
+    assert!(
+        err.contains("token request failed") && err.contains(&server.addr),
+        "{err}"
+    );
+
+    // Basic: credentials are sent when the challenge asks; none gives a clear error.
+    let img = image();
+    let good = handler(img, |_, _, _| None);
+    let server = serve(Arc::new(
+        move |method: &str, path: &str, nth, auth: Option<&str>| {
+            if auth != Some("Basic dTpw") {
+                return Reply::Full {
+                    status: 401,
+                    headers: vec![("WWW-Authenticate".into(), r#"Basic realm="r""#.into())],
+                    body: vec![],
+                };
+            }
+            good(method, path, nth, auth)
+        },
+    ))
+    .await;
+    assert_eq!(
+        store_as(&server, creds).resolve("v1").await.unwrap().digest,
+        digest
+    );
+    let err = store(&server).resolve("v1").await.unwrap_err().to_string();
+    assert!(err.contains("KILN_REGISTRY_USERNAME"), "{err}");
 }

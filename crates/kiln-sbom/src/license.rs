@@ -10,15 +10,15 @@ pub fn to_spdx(declared: &str) -> Option<String> {
     if spdx::Expression::parse(s).is_ok() {
         return Some(s.to_string());
     }
-    if let Some((id, len)) = spdx::imprecise_license_id(s) {
-        if len == s.len() {
-            return Some(id.name.to_string());
-        }
+    if let Some((id, len)) = spdx::imprecise_license_id(s)
+        && len == s.len()
+    {
+        return Some(id.name.to_string());
     }
-    if let Ok(Some(c)) = spdx::Expression::canonicalize(s) {
-        if spdx::Expression::parse(&c).is_ok() {
-            return Some(c);
-        }
+    if let Ok(Some(c)) = spdx::Expression::canonicalize(s)
+        && spdx::Expression::parse(&c).is_ok()
+    {
+        return Some(c);
     }
     None
 }

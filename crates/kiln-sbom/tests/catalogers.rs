@@ -20,7 +20,8 @@ fn find<'a>(pkgs: &'a [Package], kind: PackageType, name: &str) -> &'a Package {
 
 #[test]
 fn debian_rootfs() {
-    let out = catalog_dir(&fixture("debian"));
+    let root = common::debian_root();
+    let out = catalog_dir(root.path());
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     let c = &out.catalog;
     let d = c.distro.as_ref().expect("distro");
@@ -47,8 +48,16 @@ fn debian_rootfs() {
     let base = find(&c.packages, PackageType::Deb, "base-files");
     // Licenses from the packages' copyright files (machine-readable and prose references).
     let bash_l = bash.license.as_deref().unwrap_or("");
-    assert!(bash_l.contains("GPL-3.0-or-later") && bash_l.contains("GPL-2.0-or-later"), "{bash_l}");
-    assert_eq!(find(&c.packages, PackageType::Deb, "zlib1g").license.as_deref(), Some("Zlib"));
+    assert!(
+        bash_l.contains("GPL-3.0-or-later") && bash_l.contains("GPL-2.0-or-later"),
+        "{bash_l}"
+    );
+    assert_eq!(
+        find(&c.packages, PackageType::Deb, "zlib1g")
+            .license
+            .as_deref(),
+        Some("Zlib")
+    );
     assert!(bash.depends_on.contains(&base.id));
     // six is installed by python3-six (dpkg owns its egg-info): not reported again.
     assert!(

@@ -15,7 +15,8 @@ use kiln_sbom::{Catalog, PackageType};
 /// A two-layer Debian image: the fixture rootfs, then a layer that installs one more
 /// package (new status, new info/*.list), adds a Python package and deletes a node one.
 fn debian_image(dir: &std::path::Path) -> (Catalog, Vec<String>) {
-    let base: Vec<(String, Vec<u8>)> = files_under(&fixture("debian"));
+    let root = common::debian_root();
+    let base: Vec<(String, Vec<u8>)> = files_under(root.path());
     let base_items: Vec<Item> = base.iter().map(|(p, d)| Item::File(p, d.clone())).collect();
     let mut status = std::fs::read(fixture("debian/var/lib/dpkg/status")).unwrap();
     status.extend_from_slice(
@@ -202,4 +203,31 @@ fn reads_syft_documents() {
             10
         );
     }
+}
+
+#[test]
+fn oci_archive_matches_the_layout() {
+    let t = tempfile::tempdir().unwrap();
+    let layout = t.path().join("layout");
+    let (from_layout, _) = debian_image(&layout);
+    let archive = t.path().join("image.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    b.append_dir_all(".", &layout).unwrap();
+    b.finish().unwrap();
+    drop(b);
+    let mut src =
+        kiln_sbom::source::archive::open(&archive, kiln_sbom::source::archive::ArchiveKind::Oci)
+            .unwrap();
+    assert_eq!(Some(src.digest()), from_layout.image_digest.as_deref());
+    let out = kiln_sbom::catalog_source(&mut src, "oci:image").unwrap();
+    assert_eq!(out.catalog.packages, from_layout.packages);
+
+    // A truncated archive is an error naming the file, not a panic.
+    let bytes = std::fs::read(&archive).unwrap();
+    let cut = t.path().join("cut.tar");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = kiln_sbom::source::archive::open(&cut, kiln_sbom::source::archive::ArchiveKind::Oci)
+        .err()
+        .expect("error");
+    assert!(err.to_string().contains("cut.tar"), "{err}");
 }

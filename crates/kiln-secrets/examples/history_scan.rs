@@ -18,10 +18,19 @@ fn main() {
     let t = std::time::Instant::now();
     let sink = |e: Event| {
         if let Event::Finding(f) = e {
-            *counts.lock().expect("lock").entry(f.rule_id).or_default() += 1;
+            *counts
+                .lock()
+                .expect("lock")
+                .entry(f.rule_id.clone())
+                .or_default() += 1;
         }
     };
-    match scan_history(std::path::Path::new(&repo), &HistoryOptions::default(), &scanner, &sink) {
+    match scan_history(
+        std::path::Path::new(&repo),
+        &HistoryOptions::default(),
+        &scanner,
+        &sink,
+    ) {
         Ok(stats) => {
             for (rule, n) in counts.lock().expect("lock").iter() {
                 println!("{n:8} {rule}");

@@ -82,7 +82,10 @@ impl Scanner {
             .iter()
             .map(|r| {
                 let multi = r.regex.as_ref().is_some_and(|re| multiline(re.as_str()));
-                (REACH_BEFORE, if multi { MULTILINE_REACH } else { REACH_AFTER })
+                (
+                    REACH_BEFORE,
+                    if multi { MULTILINE_REACH } else { REACH_AFTER },
+                )
             })
             .collect();
         Scanner {
@@ -211,7 +214,9 @@ impl Scanner {
         let Some(re) = &rule.regex else { return };
         let data = frag.data;
         for caps in re.captures_iter(&data[start..end]) {
-            let Some(whole) = caps.get(0).map(|m| Span::new(m, start)) else { continue };
+            let Some(whole) = caps.get(0).map(|m| Span::new(m, start)) else {
+                continue;
+            };
             let group = if rule.secret_group > 0 {
                 caps.get(rule.secret_group)
             } else {
@@ -234,7 +239,8 @@ impl Scanner {
                 }
             }
             let line_start = memchr::memrchr(b'\n', &data[..whole.start()]).map_or(0, |p| p + 1);
-            let line_end = memchr::memchr(b'\n', &data[whole.end()..]).map_or(data.len(), |p| whole.end() + p);
+            let line_end =
+                memchr::memchr(b'\n', &data[whole.end()..]).map_or(data.len(), |p| whole.end() + p);
             let line = &data[line_start..line_end];
             if INLINE_ALLOW
                 .iter()
@@ -319,7 +325,10 @@ const MULTILINE_REACH: usize = 24 << 10;
 
 /// Whether a pattern can match across lines (then its windows span lines).
 fn multiline(pattern: &str) -> bool {
-    pattern.contains("[\\s\\S") || pattern.contains("(?s") || pattern.contains("\\n") || pattern.contains("(?m")
+    pattern.contains("[\\s\\S")
+        || pattern.contains("(?s")
+        || pattern.contains("\\n")
+        || pattern.contains("(?m")
 }
 
 /// Byte offset to (line, column), both 1-based, counting forward from the last query
@@ -333,7 +342,12 @@ struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     fn new(data: &'a [u8]) -> Self {
-        LineIndex { data, pos: 0, line: 1, line_start: 0 }
+        LineIndex {
+            data,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+        }
     }
 
     fn position(&mut self, offset: usize) -> (usize, usize) {

@@ -31,8 +31,7 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
     build(false).or_else(|_| build(true)).map_err(|e| {
         e.to_string()
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("invalid regex")
             .trim()
             .to_string()
@@ -127,7 +126,10 @@ mod go_tests {
     fn rewrites_re2_literals() {
         assert_eq!(from_go(r"^\$(?:\d+|{\d+})$"), r"^\$(?:\d+|\{\d+})$");
         assert_eq!(from_go(r"a{2,3}b{4}c{5,}"), r"a{2,3}b{4}c{5,}");
-        assert_eq!(from_go(r"^\{\{[ \t]*[\w ().|]+[ \t]*}}$"), r"^\{\{[ \t]*[\w ().|]+[ \t]*}}$");
+        assert_eq!(
+            from_go(r"^\{\{[ \t]*[\w ().|]+[ \t]*}}$"),
+            r"^\{\{[ \t]*[\w ().|]+[ \t]*}}$"
+        );
         assert_eq!(from_go(r"[^]]+]"), r"[^\]]+]");
         assert_eq!(from_go(r"[a[b]"), r"[a\[b]");
         assert_eq!(from_go(r"[[:alpha:]-]"), r"[[:alpha:]-]");
@@ -224,9 +226,13 @@ impl Allowlist {
 
     /// Whether the path alone makes this allowlist allow every finding in the file.
     pub fn allows_path(&self, path: &str) -> bool {
-        let path_hit = !self.paths.is_empty() && self.paths.iter().any(|r| r.is_match(path.as_bytes()));
+        let path_hit =
+            !self.paths.is_empty() && self.paths.iter().any(|r| r.is_match(path.as_bytes()));
         if self.all {
-            path_hit && self.commits.is_empty() && self.regexes.is_empty() && self.stopwords.is_empty()
+            path_hit
+                && self.commits.is_empty()
+                && self.regexes.is_empty()
+                && self.stopwords.is_empty()
         } else {
             path_hit
         }
@@ -314,7 +320,10 @@ impl RuleSet {
             .map(|a| Allowlist::compile(a, "global allowlist", &mut errors))
             .collect();
         allowlists.retain(|a| {
-            !(a.paths.is_empty() && a.regexes.is_empty() && a.commits.is_empty() && a.stopwords.is_empty())
+            !(a.paths.is_empty()
+                && a.regexes.is_empty()
+                && a.commits.is_empty()
+                && a.stopwords.is_empty())
         });
         let rules = cfg
             .rules

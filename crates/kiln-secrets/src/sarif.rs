@@ -53,7 +53,11 @@ impl<'a> FindingRecord<'a> {
             column: f.column,
             end_line: f.end_line,
             end_column: f.end_column,
-            secret: if reveal { f.secret.expose().to_string() } else { f.secret.masked() },
+            secret: if reveal {
+                f.secret.expose().to_string()
+            } else {
+                f.secret.masked()
+            },
             entropy: f.entropy,
             fingerprint: f.fingerprint(),
             commit: f.commit.as_ref(),
@@ -91,7 +95,11 @@ pub fn sarif(findings: &[Finding], rules: &RuleSet, tool_version: &str, reveal: 
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let shown = if reveal { f.secret.expose().to_string() } else { f.secret.masked() };
+            let shown = if reveal {
+                f.secret.expose().to_string()
+            } else {
+                f.secret.masked()
+            };
             let mut region = json!({});
             if f.line > 0 {
                 region = json!({
@@ -111,7 +119,14 @@ pub fn sarif(findings: &[Finding], rules: &RuleSet, tool_version: &str, reveal: 
                 where_ = format!(" (commit {}, {} <{}>, {})", c.id, c.author, c.email, c.date);
             }
             if let Some(l) = &f.layer {
-                where_ = format!(" (layer {l}{})", if f.deleted { ", deleted by a later layer" } else { "" });
+                where_ = format!(
+                    " (layer {l}{})",
+                    if f.deleted {
+                        ", deleted by a later layer"
+                    } else {
+                        ""
+                    }
+                );
             }
             let mut props = json!({"entropy": f.entropy});
             if let Some(c) = &f.commit {

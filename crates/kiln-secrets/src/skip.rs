@@ -49,17 +49,41 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
-const VENDORED_DIRS: &[&str] = &["node_modules", "vendor", "third_party", "bower_components", ".venv", "venv"];
+const VENDORED_DIRS: &[&str] = &[
+    "node_modules",
+    "vendor",
+    "third_party",
+    "bower_components",
+    ".venv",
+    "venv",
+];
 const LOCKFILES: &[&str] = &[
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "deno.lock", "bun.lockb",
-    "Cargo.lock", "poetry.lock", "Pipfile.lock", "uv.lock", "composer.lock", "Gemfile.lock", "go.sum",
-    "gradle.lockfile", "packages.lock.json", "flake.lock", "mix.lock", "pubspec.lock", "Package.resolved",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "deno.lock",
+    "bun.lockb",
+    "Cargo.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+    "uv.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+    "gradle.lockfile",
+    "packages.lock.json",
+    "flake.lock",
+    "mix.lock",
+    "pubspec.lock",
+    "Package.resolved",
 ];
 const BINARY_EXT: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "bmp", "ico", "webp", "tif", "tiff", "psd", "woff", "woff2", "ttf", "otf", "eot",
-    "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "tar", "jar", "war", "ear", "whl", "egg", "so", "dll",
-    "dylib", "exe", "o", "a", "lib", "class", "pyc", "pyo", "wasm", "mp3", "mp4", "mov", "avi", "pdf", "bin",
-    "dat", "db", "sqlite", "iso", "dmg", "deb", "rpm",
+    "png", "jpg", "jpeg", "gif", "bmp", "ico", "webp", "tif", "tiff", "psd", "woff", "woff2",
+    "ttf", "otf", "eot", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "tar", "jar", "war",
+    "ear", "whl", "egg", "so", "dll", "dylib", "exe", "o", "a", "lib", "class", "pyc", "pyo",
+    "wasm", "mp3", "mp4", "mov", "avi", "pdf", "bin", "dat", "db", "sqlite", "iso", "dmg", "deb",
+    "rpm",
 ];
 
 impl SkipPolicy {
@@ -110,7 +134,9 @@ impl SkipPolicy {
         if self.binary && memchr::memchr(0, head).is_some() {
             return Some(SkipReason::Binary);
         }
-        if self.generated && (path.ends_with(".js") || path.ends_with(".css") || path.ends_with(".mjs")) {
+        if self.generated
+            && (path.ends_with(".js") || path.ends_with(".css") || path.ends_with(".mjs"))
+        {
             let head = &data[..data.len().min(64 << 10)];
             let lines = memchr::memchr_iter(b'\n', head).count() + 1;
             if head.len() / lines > 1000 {
@@ -128,7 +154,10 @@ mod tests {
     #[test]
     fn decisions() {
         let p = SkipPolicy::default();
-        assert_eq!(p.by_path("a/node_modules/x/index.js"), Some(SkipReason::Vendored));
+        assert_eq!(
+            p.by_path("a/node_modules/x/index.js"),
+            Some(SkipReason::Vendored)
+        );
         assert_eq!(p.by_path("Cargo.lock"), Some(SkipReason::Generated));
         assert_eq!(p.by_path("web/app.min.js"), Some(SkipReason::Generated));
         assert_eq!(p.by_path("img/logo.PNG"), Some(SkipReason::Binary));
@@ -138,7 +167,12 @@ mod tests {
         let long = vec![b'a'; 5000];
         assert_eq!(p.by_content("b.js", &long), Some(SkipReason::Generated));
         assert_eq!(p.by_content("b.txt", &long), None);
-        let off = SkipPolicy { max_size: u64::MAX, binary: false, vendored: false, generated: false };
+        let off = SkipPolicy {
+            max_size: u64::MAX,
+            binary: false,
+            vendored: false,
+            generated: false,
+        };
         assert_eq!(off.by_path("a/node_modules/x/index.js"), None);
         assert_eq!(off.by_content("x", b"ab\0cd"), None);
     }

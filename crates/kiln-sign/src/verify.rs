@@ -279,7 +279,7 @@ pub fn verify_envelope(
     let st = Statement::parse(payload).map_err(|e| e.to_string())?;
     st.check_subject(image).map_err(|e| e.to_string())?;
     if let Some(types) = predicate_types
-        && !types.iter().any(|t| *t == st.predicate_type)
+        && !types.contains(&st.predicate_type)
     {
         return Err(format!(
             "predicate type {} is not {}",

@@ -336,6 +336,69 @@ async fn signing_with_a_certificate_for_another_key_fails() {
     );
 }
 
+#[tokio::test]
+async fn notation_in_a_registry() {
+    let Some(registry) = kiln_testutil::registry() else {
+        return;
+    };
+    // A fresh image per run: the registry keeps what earlier runs pushed.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let reference =
+        kiln_oci::ImageRef::parse(&format!("{registry}/kiln-test/notation:v1")).unwrap();
+    let store =
+        kiln_oci::open::open_store(&reference, &kiln_oci::registry::RegistryOptions::default())
+            .unwrap();
+    let image = test_image(&*store, "v1", &format!("linux-{nanos}")).await;
+    let ca = EphemeralKey::generate();
+    let leaf = EphemeralKey::generate();
+    let request = CertRequest {
+        leaf_subject: "CN=Release Builder,OU=Build,O=Example,ST=WA,C=US".into(),
+        ..CertRequest::default()
+    };
+    let chain = notation::make_chain(&leaf, &ca, &request).await.unwrap();
+    let signature = notation::sign_image(&*store, &image, &leaf, &chain.x5c(), None)
+        .await
+        .unwrap();
+    // The registry (no referrers API) lists the signature through the referrers tag.
+    let referrers = store
+        .referrers(&image.digest, Some(notation::ARTIFACT_TYPE))
+        .await
+        .unwrap();
+    assert!(
+        referrers
+            .iter()
+            .any(|r| r.digest == signature.manifest.digest)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trust = trust_store(dir.path(), "example", &chain.ca_der);
+    let scope = reference.location();
+    match notation::verify_image(
+        &*store,
+        &image,
+        &scope,
+        &policy("example", IDENTITY),
+        &trust,
+    )
+    .await
+    .unwrap()
+    {
+        Verification::Verified(v) => assert_eq!(v.signature_digest, signature.manifest.digest),
+        other => panic!("{other:?}"),
+    }
+    let other = policy(
+        "example",
+        "x509.subject: C=US, ST=WA, O=Example, CN=Someone Else",
+    );
+    assert!(
+        notation::verify_image(&*store, &image, &scope, &other, &trust)
+            .await
+            .is_err()
+    );
+}
+
 const PY_CHECK: &str = r#"
 import base64, json, sys
 from cryptography import x509

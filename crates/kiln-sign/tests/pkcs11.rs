@@ -68,6 +68,29 @@ async fn hsm_key_signs_and_openssl_verifies() {
 }
 
 #[tokio::test]
+async fn hsm_p384_key() {
+    let Some(uri) = hsm_uri() else { return };
+    if kiln_testutil::program("openssl").is_none() {
+        return;
+    }
+    let signer = Pkcs11Signer::open(&with_object(&uri, "sign384")).unwrap();
+    assert_eq!(
+        signer.algorithm(),
+        kiln_sign::SignatureAlgorithm::EcdsaP384Sha384
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sig = signer.sign(b"payload").await.unwrap();
+    assert!(openssl_verifies(
+        dir.path(),
+        &signer.public_key_spki_der(),
+        b"payload",
+        &sig,
+        "-sha384"
+    ));
+    notation_support::notation_round_trip(&signer).await;
+}
+
+#[tokio::test]
 async fn hsm_key_signs_notation_signatures() {
     let Some(uri) = hsm_uri() else { return };
     let signer = Pkcs11Signer::open(&uri).unwrap();

@@ -37,7 +37,10 @@ pub fn shared_vectors(sub: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is absent (the shared test vectors are not beside this clone)", p.display());
+        eprintln!(
+            "skipping: {} is absent (the shared test vectors are not beside this clone)",
+            p.display()
+        );
         None
     }
 }

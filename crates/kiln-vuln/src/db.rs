@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use redb::{MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::osv::{Record, ecosystem_base, normalize_name};
@@ -26,11 +29,21 @@ pub enum DbError {
     #[error(
         "vulnerability database {path} has schema version {found}, newer than this kiln supports ({supported}): upgrade kiln or re-import the data into a new file"
     )]
-    NewerSchema { path: PathBuf, found: u32, supported: u32 },
-    #[error("vulnerability database {path} does not exist: run `kiln db import` or `kiln db update` first")]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "vulnerability database {path} does not exist: run `kiln db import` or `kiln db update` first"
+    )]
     Missing { path: PathBuf },
     #[error("vulnerability database {path}: record {id} is corrupt: {message}")]
-    Corrupt { path: PathBuf, id: String, message: String },
+    Corrupt {
+        path: PathBuf,
+        id: String,
+        message: String,
+    },
 }
 
 /// Facts about the database.
@@ -89,22 +102,37 @@ pub fn default_path() -> PathBuf {
 }
 
 fn index_key(ecosystem: &str, name: &str) -> String {
-    format!("{}\0{}", ecosystem_base(ecosystem), normalize_name(ecosystem, name))
+    format!(
+        "{}\0{}",
+        ecosystem_base(ecosystem),
+        normalize_name(ecosystem, name)
+    )
 }
 
 impl Database {
     fn err(&self, e: impl Into<redb::Error>) -> DbError {
-        DbError::Store { path: self.path.clone(), message: e.into().to_string() }
+        DbError::Store {
+            path: self.path.clone(),
+            message: e.into().to_string(),
+        }
     }
 
     /// Opens the database at `path`, creating it (and its directory) when absent.
     pub fn open_or_create(path: &Path) -> Result<Database, DbError> {
-        let store = |m: String| DbError::Store { path: path.to_path_buf(), message: m };
+        let store = |m: String| DbError::Store {
+            path: path.to_path_buf(),
+            message: m,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| store(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| store(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let db = redb::Database::create(path).map_err(|e| store(redb::Error::from(e).to_string()))?;
-        let me = Database { db, path: path.to_path_buf() };
+        let db =
+            redb::Database::create(path).map_err(|e| store(redb::Error::from(e).to_string()))?;
+        let me = Database {
+            db,
+            path: path.to_path_buf(),
+        };
         me.check_schema()?;
         Ok(me)
     }
@@ -112,11 +140,18 @@ impl Database {
     /// Opens an existing database.
     pub fn open(path: &Path) -> Result<Database, DbError> {
         if !path.exists() {
-            return Err(DbError::Missing { path: path.to_path_buf() });
+            return Err(DbError::Missing {
+                path: path.to_path_buf(),
+            });
         }
-        let db = redb::Database::open(path)
-            .map_err(|e| DbError::Store { path: path.to_path_buf(), message: redb::Error::from(e).to_string() })?;
-        let me = Database { db, path: path.to_path_buf() };
+        let db = redb::Database::open(path).map_err(|e| DbError::Store {
+            path: path.to_path_buf(),
+            message: redb::Error::from(e).to_string(),
+        })?;
+        let me = Database {
+            db,
+            path: path.to_path_buf(),
+        };
         me.check_schema()?;
         Ok(me)
     }
@@ -133,7 +168,9 @@ impl Database {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(self.err(e)),
         };
-        Ok(t.get(key).map_err(|e| self.err(e))?.map(|v| v.value().to_string()))
+        Ok(t.get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_string()))
     }
 
     fn check_schema(&self) -> Result<(), DbError> {
@@ -142,7 +179,8 @@ impl Database {
                 let tx = self.db.begin_write().map_err(|e| self.err(e))?;
                 {
                     let mut t = tx.open_table(META).map_err(|e| self.err(e))?;
-                    t.insert("schema_version", SCHEMA_VERSION.to_string().as_str()).map_err(|e| self.err(e))?;
+                    t.insert("schema_version", SCHEMA_VERSION.to_string().as_str())
+                        .map_err(|e| self.err(e))?;
                     tx.open_table(RECORDS).map_err(|e| self.err(e))?;
                     tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
                 }
@@ -155,7 +193,11 @@ impl Database {
                     message: format!("schema version {v:?} is not a number"),
                 })?;
                 if found > SCHEMA_VERSION {
-                    return Err(DbError::NewerSchema { path: self.path.clone(), found, supported: SCHEMA_VERSION });
+                    return Err(DbError::NewerSchema {
+                        path: self.path.clone(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
                 }
                 Ok(())
             }
@@ -164,7 +206,10 @@ impl Database {
 
     /// Writes records in one transaction: withdrawn ones are removed, others replace any
     /// record with the same id. Records with no known version order are still stored.
-    pub fn import(&self, records: impl IntoIterator<Item = Record>) -> Result<ImportReport, DbError> {
+    pub fn import(
+        &self,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Result<ImportReport, DbError> {
         let mut report = ImportReport::default();
         let mut newest = self.meta("data_modified")?.unwrap_or_default();
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -172,11 +217,18 @@ impl Database {
             let mut recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
             let mut index = tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
             for mut r in records {
-                let old: Option<Vec<u8>> = recs.get(r.id.as_str()).map_err(|e| self.err(e))?.map(|v| v.value().to_vec());
+                let old: Option<Vec<u8>> = recs
+                    .get(r.id.as_str())
+                    .map_err(|e| self.err(e))?
+                    .map(|v| v.value().to_vec());
                 if let Some(old) = old {
                     if let Ok(old) = serde_json::from_slice::<Record>(&old) {
                         for a in &old.affected {
-                            index.remove(index_key(&a.package.ecosystem, &a.package.name).as_str(), old.id.as_str())
+                            index
+                                .remove(
+                                    index_key(&a.package.ecosystem, &a.package.name).as_str(),
+                                    old.id.as_str(),
+                                )
                                 .map_err(|e| self.err(e))?;
                         }
                     }
@@ -189,13 +241,19 @@ impl Database {
                 report.unknown_fields.extend(r.extra.keys().cloned());
                 for a in &r.affected {
                     if Scheme::for_ecosystem(&a.package.ecosystem).is_err() {
-                        *report.unknown_ecosystems.entry(a.package.ecosystem.clone()).or_default() += 1;
+                        *report
+                            .unknown_ecosystems
+                            .entry(a.package.ecosystem.clone())
+                            .or_default() += 1;
                     }
                     if a.package.name.is_empty() {
                         continue;
                     }
                     index
-                        .insert(index_key(&a.package.ecosystem, &a.package.name).as_str(), r.id.as_str())
+                        .insert(
+                            index_key(&a.package.ecosystem, &a.package.name).as_str(),
+                            r.id.as_str(),
+                        )
                         .map_err(|e| self.err(e))?;
                 }
                 if r.modified > newest {
@@ -208,15 +266,18 @@ impl Database {
                     id: r.id.clone(),
                     message: e.to_string(),
                 })?;
-                recs.insert(r.id.as_str(), bytes.as_slice()).map_err(|e| self.err(e))?;
+                recs.insert(r.id.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
                 report.imported += 1;
             }
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
             if !newest.is_empty() {
-                meta.insert("data_modified", newest.as_str()).map_err(|e| self.err(e))?;
+                meta.insert("data_modified", newest.as_str())
+                    .map_err(|e| self.err(e))?;
             }
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            meta.insert("updated", now.as_str()).map_err(|e| self.err(e))?;
+            meta.insert("updated", now.as_str())
+                .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(report)
@@ -227,7 +288,11 @@ impl Database {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
         let index = tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
-        Ok(Reader { db: self, recs, index })
+        Ok(Reader {
+            db: self,
+            recs,
+            index,
+        })
     }
 
     /// Facts about the database.
@@ -236,7 +301,10 @@ impl Database {
         let recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
         Ok(Status {
             path: self.path.display().to_string(),
-            schema_version: self.meta("schema_version")?.and_then(|v| v.parse().ok()).unwrap_or(SCHEMA_VERSION),
+            schema_version: self
+                .meta("schema_version")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(SCHEMA_VERSION),
             advisories: recs.len().map_err(|e| self.err(e))?,
             data_modified: self.meta("data_modified")?,
             updated: self.meta("updated")?,
@@ -245,8 +313,12 @@ impl Database {
 
     /// How old the data is: now minus the time of the last import, if any.
     pub fn age(&self) -> Result<Option<chrono::Duration>, DbError> {
-        let Some(u) = self.meta("updated")? else { return Ok(None) };
-        Ok(chrono::DateTime::parse_from_rfc3339(&u).ok().map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)))
+        let Some(u) = self.meta("updated")? else {
+            return Ok(None);
+        };
+        Ok(chrono::DateTime::parse_from_rfc3339(&u)
+            .ok()
+            .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)))
     }
 }
 
@@ -261,16 +333,22 @@ impl Reader<'_> {
     /// The advisories filed under (ecosystem base name, package name).
     pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Record>, DbError> {
         let mut out = Vec::new();
-        let ids = self.index.get(index_key(ecosystem, name).as_str()).map_err(|e| self.db.err(e))?;
+        let ids = self
+            .index
+            .get(index_key(ecosystem, name).as_str())
+            .map_err(|e| self.db.err(e))?;
         for id in ids {
             let id = id.map_err(|e| self.db.err(e))?;
             let id = id.value();
-            let Some(bytes) = self.recs.get(id).map_err(|e| self.db.err(e))? else { continue };
-            let r: Record = serde_json::from_slice(bytes.value()).map_err(|e| DbError::Corrupt {
-                path: self.db.path.clone(),
-                id: id.to_string(),
-                message: e.to_string(),
-            })?;
+            let Some(bytes) = self.recs.get(id).map_err(|e| self.db.err(e))? else {
+                continue;
+            };
+            let r: Record =
+                serde_json::from_slice(bytes.value()).map_err(|e| DbError::Corrupt {
+                    path: self.db.path.clone(),
+                    id: id.to_string(),
+                    message: e.to_string(),
+                })?;
             out.push(r);
         }
         Ok(out)
@@ -278,10 +356,16 @@ impl Reader<'_> {
 
     /// One advisory by id.
     pub fn get(&self, id: &str) -> Result<Option<Record>, DbError> {
-        let Some(bytes) = self.recs.get(id).map_err(|e| self.db.err(e))? else { return Ok(None) };
+        let Some(bytes) = self.recs.get(id).map_err(|e| self.db.err(e))? else {
+            return Ok(None);
+        };
         serde_json::from_slice(bytes.value())
             .map(Some)
-            .map_err(|e| DbError::Corrupt { path: self.db.path.clone(), id: id.to_string(), message: e.to_string() })
+            .map_err(|e| DbError::Corrupt {
+                path: self.db.path.clone(),
+                id: id.to_string(),
+                message: e.to_string(),
+            })
     }
 }
 
@@ -316,7 +400,13 @@ mod tests {
             .import([rec(r#"{"id":"A-1","modified":"2024-04-01T00:00:00Z","withdrawn":"2024-04-01T00:00:00Z"}"#)])
             .unwrap();
         assert_eq!(r.withdrawn, 1);
-        assert!(db.reader().unwrap().lookup("PyPI", "foo-bar").unwrap().is_empty());
+        assert!(
+            db.reader()
+                .unwrap()
+                .lookup("PyPI", "foo-bar")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -326,7 +416,10 @@ mod tests {
         {
             let db = Database::open_or_create(&p).unwrap();
             let tx = db.db.begin_write().unwrap();
-            tx.open_table(META).unwrap().insert("schema_version", "99").unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert("schema_version", "99")
+                .unwrap();
             tx.commit().unwrap();
         }
         let e = Database::open(&p).err().unwrap().to_string();

@@ -13,8 +13,23 @@ pub const OSV_BUCKET: &str = "https://osv-vulnerabilities.storage.googleapis.com
 
 /// The ecosystems Kiln catalogs, as osv.dev names its folders.
 pub const DEFAULT_ECOSYSTEMS: &[&str] = &[
-    "npm", "crates.io", "Go", "Hex", "PyPI", "Maven", "RubyGems", "NuGet", "Packagist", "Pub", "Debian", "Ubuntu",
-    "Alpine", "Red Hat", "AlmaLinux", "Rocky Linux", "SUSE",
+    "npm",
+    "crates.io",
+    "Go",
+    "Hex",
+    "PyPI",
+    "Maven",
+    "RubyGems",
+    "NuGet",
+    "Packagist",
+    "Pub",
+    "Debian",
+    "Ubuntu",
+    "Alpine",
+    "Red Hat",
+    "AlmaLinux",
+    "Rocky Linux",
+    "SUSE",
 ];
 
 /// Records read, and what could not be read (each naming its file or entry).
@@ -54,7 +69,9 @@ pub fn read_zip<R: Read + Seek>(reader: R, name: &str, out: &mut Loaded) {
     let mut zip = match zip::ZipArchive::new(reader) {
         Ok(z) => z,
         Err(e) => {
-            out.errors.push(format!("{name}: not a readable zip archive (truncated or corrupt?): {e}"));
+            out.errors.push(format!(
+                "{name}: not a readable zip archive (truncated or corrupt?): {e}"
+            ));
             return;
         }
     };
@@ -69,7 +86,8 @@ pub fn read_zip<R: Read + Seek>(reader: R, name: &str, out: &mut Loaded) {
         let entry_name = match entry.name() {
             Ok(n) => n.to_string(),
             Err(e) => {
-                out.errors.push(format!("{name}: entry {i} has an unreadable name: {e}"));
+                out.errors
+                    .push(format!("{name}: entry {i} has an unreadable name: {e}"));
                 continue;
             }
         };
@@ -136,7 +154,11 @@ pub async fn download(source: &str, ecosystems: &[String], out: &mut Loaded) {
         }
     };
     for eco in ecosystems {
-        let url = format!("{}/{}/all.zip", source.trim_end_matches('/'), eco.replace(' ', "%20"));
+        let url = format!(
+            "{}/{}/all.zip",
+            source.trim_end_matches('/'),
+            eco.replace(' ', "%20")
+        );
         let resp = match client.get(&url).send().await {
             Ok(r) => r,
             Err(e) => {
@@ -163,7 +185,8 @@ mod tests {
     fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (n, c) in files {
-            w.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
             w.write_all(c.as_bytes()).unwrap();
         }
         w.finish().unwrap().into_inner()
@@ -172,7 +195,10 @@ mod tests {
     #[test]
     fn zip_and_bad_records() {
         let z = zip_of(&[
-            ("A-1.json", r#"{"id":"A-1","modified":"2024-01-01T00:00:00Z"}"#),
+            (
+                "A-1.json",
+                r#"{"id":"A-1","modified":"2024-01-01T00:00:00Z"}"#,
+            ),
             ("B-1.json", r#"{"id":"B-1","affected":"nope"}"#),
             ("C.json", "{not json"),
         ]);
@@ -184,6 +210,10 @@ mod tests {
         let mut out = Loaded::default();
         read_zip(Cursor::new(z[..z.len() / 2].to_vec()), "cut.zip", &mut out);
         assert!(out.records.is_empty());
-        assert!(out.errors[0].contains("cut.zip") && out.errors[0].contains("truncated"), "{:?}", out.errors);
+        assert!(
+            out.errors[0].contains("cut.zip") && out.errors[0].contains("truncated"),
+            "{:?}",
+            out.errors
+        );
     }
 }

@@ -19,7 +19,8 @@ fn decode(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            && let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
         {
             out.push(v);
             i += 3;
@@ -46,7 +47,10 @@ pub fn parse(purl: &str) -> Option<Purl> {
     let path = path.trim_matches('/');
     let (kind, path) = path.split_once('/')?;
     let (namespace, name) = match path.rsplit_once('/') {
-        Some((ns, n)) => (Some(ns.split('/').map(decode).collect::<Vec<_>>().join("/")), decode(n)),
+        Some((ns, n)) => (
+            Some(ns.split('/').map(decode).collect::<Vec<_>>().join("/")),
+            decode(n),
+        ),
         None => (None, decode(path)),
     };
     let qualifiers = quals
@@ -54,7 +58,13 @@ pub fn parse(purl: &str) -> Option<Purl> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_ascii_lowercase(), decode(v)))
         .collect();
-    Some(Purl { kind: kind.to_ascii_lowercase(), namespace, name, version, qualifiers })
+    Some(Purl {
+        kind: kind.to_ascii_lowercase(),
+        namespace,
+        name,
+        version,
+        qualifiers,
+    })
 }
 
 impl Purl {
@@ -69,7 +79,10 @@ impl Purl {
 
     /// A qualifier's value.
     pub fn qualifier(&self, key: &str) -> Option<&str> {
-        self.qualifiers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.qualifiers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -82,8 +95,16 @@ mod tests {
         let p = parse("pkg:maven/org.apache/commons-text@1.9?type=jar").unwrap();
         assert_eq!(p.osv_name(), "org.apache:commons-text");
         assert_eq!(p.version.as_deref(), Some("1.9"));
-        assert_eq!(parse("pkg:npm/%40babel/core@7.0.0").unwrap().osv_name(), "@babel/core");
-        assert_eq!(parse("pkg:golang/github.com/gorilla/websocket@v1.4.0").unwrap().osv_name(), "github.com/gorilla/websocket");
+        assert_eq!(
+            parse("pkg:npm/%40babel/core@7.0.0").unwrap().osv_name(),
+            "@babel/core"
+        );
+        assert_eq!(
+            parse("pkg:golang/github.com/gorilla/websocket@v1.4.0")
+                .unwrap()
+                .osv_name(),
+            "github.com/gorilla/websocket"
+        );
         let d = parse("pkg:deb/debian/nginx-core@1.2.1-2.2?arch=amd64&distro=debian-12").unwrap();
         assert_eq!(d.namespace.as_deref(), Some("debian"));
         assert_eq!(d.qualifier("distro"), Some("debian-12"));

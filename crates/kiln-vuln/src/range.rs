@@ -50,33 +50,46 @@ fn cmp(scheme: Scheme, a: &str, b: &str) -> Result<Ordering, VersionError> {
     }
 }
 
-/// Checks `version` against one range.
+/// Checks `version` (already known to parse) against one range. Each event's version is
+/// compared with `version` once; an event whose version does not parse is skipped and
+/// reported.
 pub fn range_affects(scheme: Scheme, range: &Range, version: &str, verdict: &mut Verdict) -> bool {
-    let scheme = if range.kind == "SEMVER" { Scheme::Semver } else { scheme };
-    let mut events: Vec<(Kind, &str)> = Vec::new();
+    let scheme = if range.kind == "SEMVER" {
+        Scheme::Semver
+    } else {
+        scheme
+    };
+    // (kind, event version, how `version` compares with it)
+    let mut events: Vec<(Kind, &str, Ordering)> = Vec::with_capacity(range.events.len());
     for e in &range.events {
-        let Some((k, v)) = event_kind(e) else { continue };
-        if v != "0" && let Err(err) = scheme.validate(v) {
-            verdict.problems.push(format!("{k:?} event: {err}"));
+        let Some((k, v)) = event_kind(e) else {
             continue;
+        };
+        match cmp(scheme, version, v) {
+            Ok(o) => events.push((k, v, o)),
+            Err(err) => verdict.problems.push(format!("{k:?} event: {err}")),
         }
-        events.push((k, v));
     }
-    events.sort_by(|a, b| cmp(scheme, a.1, b.1).unwrap_or(Ordering::Equal).then(a.0.cmp(&b.0)));
+    if events.len() > 1 {
+        events.sort_by(|a, b| {
+            cmp(scheme, a.1, b.1)
+                .unwrap_or(Ordering::Equal)
+                .then(a.0.cmp(&b.0))
+        });
+    }
     let mut affected = false;
-    for (k, v) in &events {
-        let Ok(o) = cmp(scheme, version, v) else { return false };
+    for (k, _, o) in &events {
         match k {
-            Kind::Introduced if o != Ordering::Less => affected = true,
-            Kind::Fixed if o != Ordering::Less => affected = false,
-            Kind::LastAffected if o == Ordering::Greater => affected = false,
-            Kind::Limit if o != Ordering::Less => affected = false,
+            Kind::Introduced if *o != Ordering::Less => affected = true,
+            Kind::Fixed if *o != Ordering::Less => affected = false,
+            Kind::LastAffected if *o == Ordering::Greater => affected = false,
+            Kind::Limit if *o != Ordering::Less => affected = false,
             _ => {}
         }
     }
     if affected {
-        for (k, v) in &events {
-            if *k == Kind::Fixed && cmp(scheme, v, version) == Ok(Ordering::Greater) {
+        for (k, v, o) in &events {
+            if *k == Kind::Fixed && *o == Ordering::Less {
                 verdict.fixed.push(v.to_string());
             }
         }
@@ -92,7 +105,11 @@ pub fn evaluate(scheme: Scheme, affected: &Affected, version: &str) -> Verdict {
         verdict.affected = affected.versions.iter().any(|v| v == version);
         return verdict;
     }
-    if affected.versions.iter().any(|v| v == version || scheme.compare(v, version) == Ok(Ordering::Equal)) {
+    if affected
+        .versions
+        .iter()
+        .any(|v| v == version || scheme.compare(v, version) == Ok(Ordering::Equal))
+    {
         verdict.affected = true;
     }
     for r in &affected.ranges {
@@ -103,7 +120,9 @@ pub fn evaluate(scheme: Scheme, affected: &Affected, version: &str) -> Verdict {
             verdict.affected = true;
         }
     }
-    verdict.fixed.sort_by(|a, b| scheme.compare(a, b).unwrap_or(Ordering::Equal));
+    verdict
+        .fixed
+        .sort_by(|a, b| scheme.compare(a, b).unwrap_or(Ordering::Equal));
     verdict.fixed.dedup();
     verdict
 }
@@ -125,12 +144,24 @@ mod tests {
     }
 
     fn aff(events: Vec<Event>) -> Affected {
-        Affected { ranges: vec![Range { kind: "ECOSYSTEM".into(), repo: None, events }], ..Default::default() }
+        Affected {
+            ranges: vec![Range {
+                kind: "ECOSYSTEM".into(),
+                repo: None,
+                events,
+            }],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn events() {
-        let a = aff(vec![ev("i", "0"), ev("f", "1.2.7"), ev("i", "1.3"), ev("f", "1.3.1")]);
+        let a = aff(vec![
+            ev("i", "0"),
+            ev("f", "1.2.7"),
+            ev("i", "1.3"),
+            ev("f", "1.3.1"),
+        ]);
         let s = Scheme::Pep440;
         assert!(evaluate(s, &a, "1.2").affected);
         assert_eq!(evaluate(s, &a, "1.2").fixed, vec!["1.2.7", "1.3.1"]);

@@ -135,7 +135,11 @@ pub fn cyclonedx(result: &ScanResult, tool_version: &str) -> Value {
             v["description"] = json!(s);
         }
         if !f.fixed_versions.is_empty() {
-            v["recommendation"] = json!(format!("Upgrade {} to {}", f.package.name, f.fixed_versions.join(" or ")));
+            v["recommendation"] = json!(format!(
+                "Upgrade {} to {}",
+                f.package.name,
+                f.fixed_versions.join(" or ")
+            ));
         }
         if let Some(x) = &f.vex {
             let mut a = json!({ "state": cdx_state(&x.status) });
@@ -168,7 +172,15 @@ pub fn cyclonedx(result: &ScanResult, tool_version: &str) -> Value {
 }
 
 /// The cosign vuln predicate (scanner, database, result, scan times).
-pub fn cosign_predicate(result: &ScanResult, source: &str, tool_version: &str, db: &str, db_version: &str, started: &str, finished: &str) -> Value {
+pub fn cosign_predicate(
+    result: &ScanResult,
+    source: &str,
+    tool_version: &str,
+    db: &str,
+    db_version: &str,
+    started: &str,
+    finished: &str,
+) -> Value {
     json!({
         "invocation": { "parameters": [source], "uri": "", "event_id": "", "builder.id": "" },
         "scanner": {
@@ -185,21 +197,46 @@ pub fn cosign_predicate(result: &ScanResult, source: &str, tool_version: &str, d
 pub fn table(findings: &[Finding]) -> String {
     let mut by_pkg: BTreeMap<(String, String, String), Vec<&Finding>> = BTreeMap::new();
     for f in findings {
-        by_pkg.entry((f.package.name.clone(), f.package.version.clone(), f.package.ecosystem.clone())).or_default().push(f);
+        by_pkg
+            .entry((
+                f.package.name.clone(),
+                f.package.version.clone(),
+                f.package.ecosystem.clone(),
+            ))
+            .or_default()
+            .push(f);
     }
     let mut out = String::new();
     for ((name, version, eco), fs) in by_pkg {
-        let via = fs[0].package.source_name.as_ref().map(|s| format!(" (source {s})")).unwrap_or_default();
+        let via = fs[0]
+            .package
+            .source_name
+            .as_ref()
+            .map(|s| format!(" (source {s})"))
+            .unwrap_or_default();
         let _ = writeln!(out, "{name} {version} [{eco}]{via}");
         for f in fs {
-            let fixed = if f.fixed_versions.is_empty() { "-".to_string() } else { f.fixed_versions.join(", ") };
+            let fixed = if f.fixed_versions.is_empty() {
+                "-".to_string()
+            } else {
+                f.fixed_versions.join(", ")
+            };
             let vex = match (&f.vex, f.suppressed) {
                 (Some(v), true) => format!("  [suppressed: {}]", v.status),
                 (Some(v), false) => format!("  [vex: {}]", v.status),
                 _ => String::new(),
             };
-            let aliases = if f.aliases.is_empty() { String::new() } else { format!(" ({})", f.aliases.join(", ")) };
-            let _ = writeln!(out, "  {:<22} {:<9} fixed: {fixed}{aliases}{vex}", f.id, f.severity.as_str());
+            let aliases = if f.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.aliases.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<9} fixed: {fixed}{aliases}{vex}",
+                f.id,
+                f.severity.as_str()
+            );
             if let Some(s) = &f.summary {
                 let _ = writeln!(out, "      {s}");
             }

@@ -99,16 +99,41 @@ fn major(v: &str) -> String {
 /// Maps a package (and the catalog's distribution) to its OSV ecosystem and name.
 pub fn target(pkg: &Package, distro: Option<&Distro>) -> Option<Target> {
     let p = purl::parse(&pkg.purl);
-    let ptype = p.as_ref().map(|p| p.kind.as_str()).unwrap_or(pkg.kind.purl_type());
-    let name = p.as_ref().map(|p| p.osv_name()).filter(|n| !n.is_empty()).unwrap_or_else(|| pkg.name.clone());
-    let ns = p.as_ref().and_then(|p| p.namespace.clone()).unwrap_or_default().to_ascii_lowercase();
-    let distro_id = distro.map(|d| d.id.to_ascii_lowercase()).unwrap_or_else(|| ns.clone());
+    let ptype = p
+        .as_ref()
+        .map(|p| p.kind.as_str())
+        .unwrap_or(pkg.kind.purl_type());
+    let name = p
+        .as_ref()
+        .map(|p| p.osv_name())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| pkg.name.clone());
+    let ns = p
+        .as_ref()
+        .and_then(|p| p.namespace.clone())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let distro_id = distro
+        .map(|d| d.id.to_ascii_lowercase())
+        .unwrap_or_else(|| ns.clone());
     let version_id = distro.map(|d| d.version_id.clone()).or_else(|| {
-        p.as_ref().and_then(|p| p.qualifier("distro")).map(|d| d.rsplit('-').next().unwrap_or(d).to_string())
+        p.as_ref()
+            .and_then(|p| p.qualifier("distro"))
+            .map(|d| d.rsplit('-').next().unwrap_or(d).to_string())
     });
-    let lang = |eco: &'static str| Some(Target { ecosystem: eco, name: name.clone(), source_name: None, release: None });
+    let lang = |eco: &'static str| {
+        Some(Target {
+            ecosystem: eco,
+            name: name.clone(),
+            source_name: None,
+            release: None,
+        })
+    };
     let os = |eco: &'static str, release: Option<String>| {
-        let source = pkg.source_name.clone().filter(|s| !s.is_empty() && *s != name);
+        let source = pkg
+            .source_name
+            .clone()
+            .filter(|s| !s.is_empty() && *s != name);
         Some(Target {
             ecosystem: eco,
             name: source.clone().unwrap_or_else(|| name.clone()),
@@ -153,7 +178,12 @@ pub fn target(pkg: &Package, distro: Option<&Distro>) -> Option<Target> {
                 _ => None,
             };
             // rpm advisories name binary packages.
-            Some(Target { ecosystem: eco, name: name.clone(), source_name: None, release })
+            Some(Target {
+                ecosystem: eco,
+                name: name.clone(),
+                source_name: None,
+                release,
+            })
         }
         _ => None,
     }
@@ -168,18 +198,31 @@ fn release_matches(advisory_ecosystem: &str, release: Option<&str>) -> bool {
     if rest.is_empty() || rest.iter().all(|p| p.is_empty()) {
         return true;
     }
-    rest.iter().any(|p| *p == release)
+    rest.contains(&release)
 }
 
 fn record_severities(r: &Record, affected_idx: &[usize]) -> Vec<Scored> {
-    let mut out: Vec<Scored> = r.severity.iter().map(|s| score(&s.kind, &s.score)).collect();
+    let mut out: Vec<Scored> = r
+        .severity
+        .iter()
+        .map(|s| score(&s.kind, &s.score))
+        .collect();
     for &i in affected_idx {
         if let Some(a) = r.affected.get(i) {
             out.extend(a.severity.iter().map(|s| score(&s.kind, &s.score)));
         }
     }
-    if let Some(w) = r.database_specific.as_ref().and_then(|d| d.get("severity")).and_then(|v| v.as_str()) {
-        let source = if r.id.starts_with("GHSA-") { "GHSA" } else { "database_specific" };
+    if let Some(w) = r
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(|v| v.as_str())
+    {
+        let source = if r.id.starts_with("GHSA-") {
+            "GHSA"
+        } else {
+            "database_specific"
+        };
         out.push(score(source, w));
     }
     out
@@ -193,22 +236,37 @@ struct Hit {
 
 /// Scans a catalog's packages against the database.
 pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbError> {
-    let mut result = ScanResult { packages_scanned: catalog.packages.len(), ..Default::default() };
+    let mut result = ScanResult {
+        packages_scanned: catalog.packages.len(),
+        ..Default::default()
+    };
     let mut seen_packages = BTreeSet::new();
     for pkg in &catalog.packages {
-        let Some(t) = target(pkg, catalog.distro.as_ref()) else { continue };
-        if !seen_packages.insert((t.ecosystem, pkg.name.clone(), pkg.version.clone(), pkg.purl.clone())) {
+        let Some(t) = target(pkg, catalog.distro.as_ref()) else {
+            continue;
+        };
+        if !seen_packages.insert((
+            t.ecosystem,
+            pkg.name.clone(),
+            pkg.version.clone(),
+            pkg.purl.clone(),
+        )) {
             continue;
         }
         let scheme = match Scheme::for_ecosystem(t.ecosystem) {
             Ok(s) => s,
             Err(e) => {
-                result.warnings.push(format!("{} {}: {e}", pkg.name, pkg.version));
+                result
+                    .warnings
+                    .push(format!("{} {}: {e}", pkg.name, pkg.version));
                 continue;
             }
         };
         if let Err(e) = scheme.validate(&pkg.version) {
-            result.warnings.push(format!("{} ({}): {e}; only exact version lists are checked", pkg.purl, t.ecosystem));
+            result.warnings.push(format!(
+                "{} ({}): {e}; only exact version lists are checked",
+                pkg.purl, t.ecosystem
+            ));
         }
         let mut hits: Vec<Hit> = Vec::new();
         for record in reader.lookup(t.ecosystem, &t.name)? {
@@ -225,7 +283,9 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
                 let v = evaluate(scheme, a, &pkg.version);
                 for p in &v.problems {
                     if !p.contains(&format!("{:?}", pkg.version)) {
-                        result.warnings.push(format!("{}: {}: {p}", record.id, a.package.name));
+                        result
+                            .warnings
+                            .push(format!("{}: {}: {p}", record.id, a.package.name));
                     }
                 }
                 if v.affected {
@@ -235,7 +295,11 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
             }
             if !matched.is_empty() {
                 let severities = record_severities(&record, &matched);
-                hits.push(Hit { record, fixed, severities });
+                hits.push(Hit {
+                    record,
+                    fixed,
+                    severities,
+                });
             }
         }
         result.findings.extend(merge(hits, pkg, &t, scheme));
@@ -313,7 +377,12 @@ fn merge(hits: Vec<Hit>, pkg: &Package, t: &Target, scheme: Scheme) -> Vec<Findi
             }
             references.extend(h.record.references.iter().map(|r| r.url.clone()));
             if h.record.id == primary || summary.is_none() {
-                summary = h.record.summary.clone().filter(|s| !s.is_empty()).or(summary);
+                summary = h
+                    .record
+                    .summary
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .or(summary);
             }
         }
         ids.remove(&primary);
@@ -321,9 +390,16 @@ fn merge(hits: Vec<Hit>, pkg: &Package, t: &Target, scheme: Scheme) -> Vec<Findi
         fixed.dedup();
         references.dedup();
         let rating = overall(&severities);
-        let best = severities.iter().filter(|s| s.score.is_some() && s.kind.starts_with("CVSS")).max_by(|a, b| {
-            a.kind.cmp(&b.kind).then(a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal))
-        });
+        let best = severities
+            .iter()
+            .filter(|s| s.score.is_some() && s.kind.starts_with("CVSS"))
+            .max_by(|a, b| {
+                a.kind.cmp(&b.kind).then(
+                    a.score
+                        .partial_cmp(&b.score)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+            });
         out.push(Finding {
             id: primary,
             aliases: ids.into_iter().collect(),
@@ -353,7 +429,13 @@ fn merge(hits: Vec<Hit>, pkg: &Package, t: &Target, scheme: Scheme) -> Vec<Findi
 mod tests {
     use super::*;
 
-    fn pkg(kind: PackageType, name: &str, version: &str, purl: &str, source: Option<&str>) -> Package {
+    fn pkg(
+        kind: PackageType,
+        name: &str,
+        version: &str,
+        purl: &str,
+        source: Option<&str>,
+    ) -> Package {
         Package {
             id: name.into(),
             name: name.into(),
@@ -371,13 +453,57 @@ mod tests {
 
     #[test]
     fn targets() {
-        let d = Distro { id: "debian".into(), version_id: "12".into(), pretty_name: None };
-        let t = target(&pkg(PackageType::Deb, "nginx-core", "1.0", "pkg:deb/debian/nginx-core@1.0", Some("nginx")), Some(&d)).unwrap();
-        assert_eq!((t.ecosystem, t.name.as_str(), t.release.as_deref()), ("Debian", "nginx", Some("12")));
-        let a = Distro { id: "alpine".into(), version_id: "3.20.1".into(), pretty_name: None };
-        let t = target(&pkg(PackageType::Apk, "libssl3", "3.3.0-r0", "pkg:apk/alpine/libssl3@3.3.0-r0", Some("openssl")), Some(&a)).unwrap();
-        assert_eq!((t.ecosystem, t.name.as_str(), t.release.as_deref()), ("Alpine", "openssl", Some("v3.20")));
-        let t = target(&pkg(PackageType::Maven, "commons-text", "1.9", "pkg:maven/org.apache.commons/commons-text@1.9", None), None).unwrap();
+        let d = Distro {
+            id: "debian".into(),
+            version_id: "12".into(),
+            pretty_name: None,
+        };
+        let t = target(
+            &pkg(
+                PackageType::Deb,
+                "nginx-core",
+                "1.0",
+                "pkg:deb/debian/nginx-core@1.0",
+                Some("nginx"),
+            ),
+            Some(&d),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.ecosystem, t.name.as_str(), t.release.as_deref()),
+            ("Debian", "nginx", Some("12"))
+        );
+        let a = Distro {
+            id: "alpine".into(),
+            version_id: "3.20.1".into(),
+            pretty_name: None,
+        };
+        let t = target(
+            &pkg(
+                PackageType::Apk,
+                "libssl3",
+                "3.3.0-r0",
+                "pkg:apk/alpine/libssl3@3.3.0-r0",
+                Some("openssl"),
+            ),
+            Some(&a),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.ecosystem, t.name.as_str(), t.release.as_deref()),
+            ("Alpine", "openssl", Some("v3.20"))
+        );
+        let t = target(
+            &pkg(
+                PackageType::Maven,
+                "commons-text",
+                "1.9",
+                "pkg:maven/org.apache.commons/commons-text@1.9",
+                None,
+            ),
+            None,
+        )
+        .unwrap();
         assert_eq!(t.name, "org.apache.commons:commons-text");
         assert!(release_matches("Ubuntu:Pro:14.04:LTS", Some("14.04")));
         assert!(!release_matches("Debian:11", Some("12")));

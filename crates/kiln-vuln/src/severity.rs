@@ -58,7 +58,9 @@ impl Rating {
 impl FromStr for Rating {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Rating::from_word(s).ok_or_else(|| format!("unknown severity {s:?} (critical, high, medium, low, none, unknown)"))
+        Rating::from_word(s).ok_or_else(|| {
+            format!("unknown severity {s:?} (critical, high, medium, low, none, unknown)")
+        })
     }
 }
 
@@ -82,9 +84,15 @@ pub struct Scored {
 pub fn score(kind: &str, value: &str) -> Scored {
     let vector = value.trim().trim_end_matches('/');
     let result: Result<f64, String> = match kind {
-        "CVSS_V2" => cvss::v2::Vector::from_str(vector).map(|v| v.score().value()).map_err(|e| e.to_string()),
-        "CVSS_V3" => cvss::v3::Vector::from_str(vector).map(|v| v.base_score().value()).map_err(|e| e.to_string()),
-        "CVSS_V4" => cvss::v4::Vector::from_str(vector).map(|v| v.score().value()).map_err(|e| e.to_string()),
+        "CVSS_V2" => cvss::v2::Vector::from_str(vector)
+            .map(|v| v.score().value())
+            .map_err(|e| e.to_string()),
+        "CVSS_V3" => cvss::v3::Vector::from_str(vector)
+            .map(|v| v.base_score().value())
+            .map_err(|e| e.to_string()),
+        "CVSS_V4" => cvss::v4::Vector::from_str(vector)
+            .map(|v| v.score().value())
+            .map_err(|e| e.to_string()),
         _ => {
             return Scored {
                 kind: kind.to_string(),
@@ -108,7 +116,13 @@ pub fn score(kind: &str, value: &str) -> Scored {
             } else {
                 Rating::from_score(s)
             };
-            Scored { kind: kind.to_string(), vector: value.to_string(), score: Some(s), rating, error: None }
+            Scored {
+                kind: kind.to_string(),
+                vector: value.to_string(),
+                score: Some(s),
+                rating,
+                error: None,
+            }
         }
         Err(e) => Scored {
             kind: kind.to_string(),
@@ -123,12 +137,20 @@ pub fn score(kind: &str, value: &str) -> Scored {
 /// The finding's rating: the newest CVSS version scored, else the highest word given.
 pub fn overall(scored: &[Scored]) -> Rating {
     for kind in ["CVSS_V4", "CVSS_V3", "CVSS_V2"] {
-        let best = scored.iter().filter(|s| s.kind == kind && s.score.is_some()).map(|s| s.rating).max();
+        let best = scored
+            .iter()
+            .filter(|s| s.kind == kind && s.score.is_some())
+            .map(|s| s.rating)
+            .max();
         if let Some(r) = best {
             return r;
         }
     }
-    scored.iter().map(|s| s.rating).max().unwrap_or(Rating::Unknown)
+    scored
+        .iter()
+        .map(|s| s.rating)
+        .max()
+        .unwrap_or(Rating::Unknown)
 }
 
 #[cfg(test)]
@@ -142,13 +164,25 @@ mod tests {
         assert_eq!(s.rating, Rating::Critical);
         let s = score("CVSS_V2", "AV:N/AC:L/Au:N/C:P/I:P/A:P");
         assert_eq!(s.score, Some(7.5));
-        let s = score("CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N");
+        let s = score(
+            "CVSS_V4",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        );
         assert_eq!(s.score, Some(9.3));
-        let s = score("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C/");
+        let s = score(
+            "CVSS_V3",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C/",
+        );
         assert!(s.score.is_some(), "{:?}", s.error);
         let s = score("CVSS_V3", "garbage");
         assert!(s.error.is_some());
         assert_eq!(score("Ubuntu", "medium").rating, Rating::Medium);
-        assert_eq!(overall(&[score("Ubuntu", "high"), score("CVSS_V3", "CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:N/I:N/A:L")]), Rating::Low);
+        assert_eq!(
+            overall(&[
+                score("Ubuntu", "high"),
+                score("CVSS_V3", "CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:N/I:N/A:L")
+            ]),
+            Rating::Low
+        );
     }
 }

@@ -27,7 +27,10 @@ fn s(v: &Value, k: &str) -> Option<String> {
 
 /// Reads an OpenVEX or CycloneDX VEX document.
 pub fn read(bytes: &[u8], what: &str) -> Result<Vec<Statement>, VexError> {
-    let err = |reason: String| VexError { what: what.to_string(), reason };
+    let err = |reason: String| VexError {
+        what: what.to_string(),
+        reason,
+    };
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| err(format!("not JSON: {e}")))?;
     let mut out = Vec::new();
     if let Some(stmts) = doc.get("statements").and_then(|v| v.as_array()) {
@@ -51,12 +54,14 @@ pub fn read(bytes: &[u8], what: &str) -> Result<Vec<Statement>, VexError> {
                     ps.iter()
                         .filter_map(|p| match p {
                             Value::String(x) => Some(x.clone()),
-                            o => s(o, "@id").or_else(|| o.get("identifiers").and_then(|i| s(i, "purl"))),
+                            o => s(o, "@id")
+                                .or_else(|| o.get("identifiers").and_then(|i| s(i, "purl"))),
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            let status = s(st, "status").ok_or_else(|| err("an OpenVEX statement has no status".into()))?;
+            let status =
+                s(st, "status").ok_or_else(|| err("an OpenVEX statement has no status".into()))?;
             out.push(Statement {
                 vulnerability: vulns,
                 products,
@@ -74,11 +79,24 @@ pub fn read(bytes: &[u8], what: &str) -> Result<Vec<Statement>, VexError> {
         let refs: std::collections::BTreeMap<String, String> = doc
             .get("components")
             .and_then(|c| c.as_array())
-            .map(|cs| cs.iter().filter_map(|c| Some((s(c, "bom-ref")?, s(c, "purl")?))).collect())
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| Some((s(c, "bom-ref")?, s(c, "purl")?)))
+                    .collect()
+            })
             .unwrap_or_default();
-        for v in doc.get("vulnerabilities").and_then(|v| v.as_array()).into_iter().flatten() {
-            let Some(analysis) = v.get("analysis") else { continue };
-            let Some(state) = s(analysis, "state") else { continue };
+        for v in doc
+            .get("vulnerabilities")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let Some(analysis) = v.get("analysis") else {
+                continue;
+            };
+            let Some(state) = s(analysis, "state") else {
+                continue;
+            };
             let status = match state.as_str() {
                 "not_affected" | "false_positive" => "not_affected",
                 "resolved" | "resolved_with_pedigree" => "fixed",
@@ -113,7 +131,9 @@ pub fn read(bytes: &[u8], what: &str) -> Result<Vec<Statement>, VexError> {
         }
         return Ok(out);
     }
-    Err(err("neither OpenVEX (statements) nor CycloneDX (bomFormat)".into()))
+    Err(err(
+        "neither OpenVEX (statements) nor CycloneDX (bomFormat)".into(),
+    ))
 }
 
 /// A PURL without version, qualifiers and subpath, for product matching.
@@ -126,16 +146,25 @@ fn purl_base(p: &str) -> &str {
 }
 
 fn product_matches(product: &str, purl: &str) -> bool {
-    product == purl || (!product.contains('@') && purl_base(product) == purl_base(purl))
-        || purl_base(product) == purl_base(purl) && product.split(['?', '#']).next() == purl.split(['?', '#']).next()
+    product == purl
+        || (!product.contains('@') && purl_base(product) == purl_base(purl))
+        || purl_base(product) == purl_base(purl)
+            && product.split(['?', '#']).next() == purl.split(['?', '#']).next()
 }
 
 /// Applies statements to findings; the last matching statement wins.
 pub fn apply(findings: &mut [Finding], statements: &[Statement]) {
     for f in findings.iter_mut() {
         for st in statements {
-            let names = st.vulnerability.iter().any(|v| f.all_ids().any(|id| id == v));
-            let product = st.products.is_empty() || st.products.iter().any(|p| product_matches(p, &f.package.purl));
+            let names = st
+                .vulnerability
+                .iter()
+                .any(|v| f.all_ids().any(|id| id == v));
+            let product = st.products.is_empty()
+                || st
+                    .products
+                    .iter()
+                    .any(|p| product_matches(p, &f.package.purl));
             if names && product {
                 f.suppressed = matches!(st.note.status.as_str(), "not_affected" | "fixed");
                 f.vex = Some(st.note.clone());

@@ -6,13 +6,20 @@ use std::cmp::Ordering;
 use kiln_vuln::version::Scheme;
 
 fn run(file: &str, ecosystems: &[&str]) {
-    let Some(dir) = kiln_testutil::shared_vectors("osv-version-compare") else { return };
+    let Some(dir) = kiln_testutil::shared_vectors("osv-version-compare") else {
+        return;
+    };
     let text = std::fs::read_to_string(dir.join(file)).expect("fixture readable");
     let mut failures = Vec::new();
     let mut cases = 0;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with("# ") || line.starts_with("// ") || line == "#" || line == "//" {
+        if line.is_empty()
+            || line.starts_with("# ")
+            || line.starts_with("// ")
+            || line == "#"
+            || line == "//"
+        {
             continue;
         }
         let parts: Vec<&str> = line.split(' ').collect();
@@ -29,12 +36,20 @@ fn run(file: &str, ecosystems: &[&str]) {
             let got = scheme.compare(parts[0], parts[2]);
             let back = scheme.compare(parts[2], parts[0]);
             if got != Ok(want) || back != Ok(want.reverse()) {
-                failures.push(format!("{file}:{} [{eco}] {line}: got {got:?} / reverse {back:?}", n + 1));
+                failures.push(format!(
+                    "{file}:{} [{eco}] {line}: got {got:?} / reverse {back:?}",
+                    n + 1
+                ));
             }
         }
     }
     assert!(cases > 0, "{file} has no cases");
-    assert!(failures.is_empty(), "{} of {cases} cases fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -67,7 +82,10 @@ fn debian() {
 }
 #[test]
 fn redhat() {
-    run("redhat-versions.txt", &["Red Hat", "AlmaLinux", "Rocky Linux", "SUSE"]);
+    run(
+        "redhat-versions.txt",
+        &["Red Hat", "AlmaLinux", "Rocky Linux", "SUSE"],
+    );
 }
 #[test]
 fn alpine() {

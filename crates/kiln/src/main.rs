@@ -42,20 +42,26 @@ enum Command {
     Attest(cmd::sign::AttestArgs),
     /// Verify an image's signatures and attestations.
     Verify(cmd::sign::VerifyArgs),
+    /// Check, test and convert deployment policies.
+    Policy(cmd::policy::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if cli.quiet { "error" } else { "warn" }));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if cli.quiet { "error" } else { "warn" })
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
     let global = output::Global { quiet: cli.quiet };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
             Command::Sign(a) => cmd::sign::sign(a, &global).await,
             Command::Attest(a) => cmd::sign::attest(a, &global).await,
             Command::Verify(a) => cmd::sign::verify(a, &global).await,
+            Command::Policy(a) => cmd::policy::run(a, &global).await,
         }
     });
     match result {

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+/// The digest of examples/hello with SOURCE_DATE_EPOCH unset.
+const HELLO_DIGEST: &str =
+    "sha256:6feda5278431be91fbbe3b95c1801e86123f12fcac6bf51aeff9896985ee6c4d";
 
 fn example(name: &str) -> PathBuf {
     kiln_testutil::workspace_root().join("examples").join(name)
@@ -109,6 +112,12 @@ fn hello_is_reproducible_across_checkouts_and_sensitive_to_one_byte() {
         "same digest from another path"
     );
     assert_eq!(ja["reference"], "oci:.kiln/oci:0.1.0");
+    // Pinned: any machine, any checkout path, any umask gives this digest. If you changed
+    // examples/hello, put the new digest here (after checking the change was meant).
+    assert_eq!(
+        digest, HELLO_DIGEST,
+        "examples/hello built to another digest"
+    );
     assert_eq!(
         ja["mediaType"],
         "application/vnd.oci.image.manifest.v1+json"
@@ -383,6 +392,17 @@ fn publishes_to_a_registry() {
     ]));
     let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(inspect["Digest"], digest);
+    let copy = t.path().join("copy");
+    run_ok(Command::new(&skopeo).args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{registry}/kiln-build-test/hello:0.1.0"),
+        &format!("oci:{}:t", copy.display()),
+    ]));
+    let copied =
+        run_ok(Command::new(&skopeo).args(["inspect", &format!("oci:{}:t", copy.display())]));
+    let copied: serde_json::Value = serde_json::from_str(&copied).unwrap();
+    assert_eq!(copied["Digest"], digest, "skopeo copy kept the digest");
 
     // The published image serves as the base of another build, pulled from the registry.
     let app = project(&format!(

@@ -168,10 +168,43 @@ fn image_in_layout_and_registry() {
             .any(|c| c["type"] == "operating-system" && c["name"] == "debian")
     );
 
-    let Some(registry) = kiln_testutil::registry() else {
+    // The same image as a docker-archive written by skopeo.
+    let from_layout: serde_json::Value =
+        serde_json::from_str(&ok(&kiln(&["sbom", &src, "--format", "json"]))).unwrap();
+    let Some(skopeo) = kiln_testutil::program("skopeo") else {
         return;
     };
-    let Some(skopeo) = kiln_testutil::program("skopeo") else {
+    let docker = t.path().join("docker.tar");
+    let o = Command::new(&skopeo)
+        .args(["copy", "-q"])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker-archive:{}:kiln/test:v1", docker.display()))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let from_docker: serde_json::Value = serde_json::from_str(&ok(&kiln(&[
+        "sbom",
+        // No prefix: detected as a docker archive by its entries.
+        docker.to_str().unwrap(),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    let purls = |v: &serde_json::Value| -> Vec<String> {
+        v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["purl"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(purls(&from_docker), purls(&from_layout));
+
+    let Some(registry) = kiln_testutil::registry() else {
         return;
     };
     let o = Command::new(skopeo)
@@ -192,8 +225,6 @@ fn image_in_layout_and_registry() {
         "json",
     ])))
     .unwrap();
-    let from_layout: serde_json::Value =
-        serde_json::from_str(&ok(&kiln(&["sbom", &src, "--format", "json"]))).unwrap();
     assert_eq!(from_registry["packages"], from_layout["packages"]);
     assert_eq!(from_registry["image_digest"], from_layout["image_digest"]);
 }

@@ -42,7 +42,11 @@ fn git_cmd(dir: &Path) -> Command {
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_cmd(dir).args(args).output().expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -69,9 +73,16 @@ fn tree() -> tempfile::TempDir {
     let p = d.path();
     write(
         p.join("config.py"),
-        format!("AWS_ACCESS_KEY_ID = \"{}\"\naws_secret_access_key = \"{}\"\n", aws_id(), aws_secret()),
+        format!(
+            "AWS_ACCESS_KEY_ID = \"{}\"\naws_secret_access_key = \"{}\"\n",
+            aws_id(),
+            aws_secret()
+        ),
     );
-    write(p.join("app/deploy.sh"), format!("export GITHUB_TOKEN={}\n", gh_pat()));
+    write(
+        p.join("app/deploy.sh"),
+        format!("export GITHUB_TOKEN={}\n", gh_pat()),
+    );
     write(p.join(".gitignore"), "ignored.txt\n");
     write(p.join("ignored.txt"), format!("token = \"{}\"\n", gh_pat()));
     write(p.join("clean.txt"), "nothing to see\n");
@@ -95,21 +106,41 @@ fn directory_scan_all_formats_redacted() {
     let o = kiln(d.path(), &["secrets", "scan", "."]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(out.contains("aws-access-key-id") && out.contains("github-pat"), "{out}");
+    assert!(
+        out.contains("aws-access-key-id") && out.contains("github-pat"),
+        "{out}"
+    );
     assert!(out.contains("config.py:1:"), "{out}");
-    assert!(!out.contains("ignored.txt"), "gitignored file scanned: {out}");
+    assert!(
+        !out.contains("ignored.txt"),
+        "gitignored file scanned: {out}"
+    );
     assert!(out.contains("AKIA*****"), "{out}");
     no_full_secret(&out);
     no_full_secret(&err);
 
-    let o = kiln(d.path(), &["secrets", "scan", ".", "--format", "json", "--exit-code", "7"]);
+    let o = kiln(
+        d.path(),
+        &[
+            "secrets",
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--exit-code",
+            "7",
+        ],
+    );
     assert_eq!(o.status.code(), Some(7));
     let (out, err) = text(&o);
     no_full_secret(&out);
     no_full_secret(&err);
     let arr = json(&o);
     assert!(arr.len() >= 3, "{out}");
-    let aws = arr.iter().find(|f| f["rule_id"] == "aws-access-key-id").expect("aws finding");
+    let aws = arr
+        .iter()
+        .find(|f| f["rule_id"] == "aws-access-key-id")
+        .expect("aws finding");
     assert_eq!(aws["path"], "config.py");
     assert_eq!(aws["line"], 1);
     assert_eq!(aws["secret"], "AKIA*****");
@@ -123,8 +154,14 @@ fn directory_scan_all_formats_redacted() {
     assert_eq!(v["version"], "2.1.0");
     assert!(v["runs"][0]["results"][0]["partialFingerprints"].is_object());
 
-    let o = kiln(d.path(), &["secrets", "scan", ".", "--format", "json", "--no-redact"]);
-    assert!(text(&o).0.contains(&aws_id()), "--no-redact shows the secret");
+    let o = kiln(
+        d.path(),
+        &["secrets", "scan", ".", "--format", "json", "--no-redact"],
+    );
+    assert!(
+        text(&o).0.contains(&aws_id()),
+        "--no-redact shows the secret"
+    );
 
     let o = kiln(d.path(), &["secrets", "scan", "clean.txt"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
@@ -132,15 +169,26 @@ fn directory_scan_all_formats_redacted() {
 
 #[test]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
-    let Some(py) = kiln_testutil::python() else { return };
+    let Some(py) = kiln_testutil::python() else {
+        return;
+    };
     let d = tree();
     let report = d.path().join("out.sarif");
     let o = kiln(
         d.path(),
-        &["secrets", "scan", ".", "--format", "sarif", "-o", report.to_str().expect("utf-8 path")],
+        &[
+            "secrets",
+            "scan",
+            ".",
+            "--format",
+            "sarif",
+            "-o",
+            report.to_str().expect("utf-8 path"),
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
-    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../kiln-secrets/tests/data/sarif-2.1.0-rtm.5.json");
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../kiln-secrets/tests/data/sarif-2.1.0-rtm.5.json");
     let script = "import json,sys,jsonschema\n\
 s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2]))\n\
 jsonschema.Draft4Validator.check_schema(s)\n\
@@ -177,8 +225,22 @@ fn baseline_accepts_todays_findings_only() {
     write(p.join("config.py"), format!("# moved\n{cfg}"));
     let o = kiln(p, &["secrets", "scan", ".", "--baseline", "base.json"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    write(p.join("new.env"), format!("STRIPE_KEY=sk_live_{}\n", "Kq3vT9xLm2Zp8RwYb4Nc7Hd1"));
-    let o = kiln(p, &["secrets", "scan", ".", "--baseline", "base.json", "--format", "json"]);
+    write(
+        p.join("new.env"),
+        format!("STRIPE_KEY=sk_live_{}\n", "Kq3vT9xLm2Zp8RwYb4Nc7Hd1"),
+    );
+    let o = kiln(
+        p,
+        &[
+            "secrets",
+            "scan",
+            ".",
+            "--baseline",
+            "base.json",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v.len(), 1, "{v:?}");
@@ -215,10 +277,21 @@ fn staged_changes_and_the_pre_commit_hook() {
     assert!(o.status.success(), "{:?}", text(&o));
     let hook = std::fs::read_to_string(p.join(".git/hooks/pre-commit")).expect("hook");
     assert!(hook.contains("secrets protect --staged"));
-    assert_eq!(kiln(p, &["secrets", "install-hook"]).status.code(), Some(2), "no overwrite without --force");
-    let out = git_cmd(p).args(["commit", "-q", "-m", "leak"]).output().expect("git commit");
+    assert_eq!(
+        kiln(p, &["secrets", "install-hook"]).status.code(),
+        Some(2),
+        "no overwrite without --force"
+    );
+    let out = git_cmd(p)
+        .args(["commit", "-q", "-m", "leak"])
+        .output()
+        .expect("git commit");
     assert!(!out.status.success(), "the hook must refuse the commit");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("github-pat"), "{said}");
     no_full_secret(&said);
 }
@@ -234,7 +307,10 @@ fn history_scan_names_the_introducing_commit_of_a_deleted_secret() {
     write(p.join("README"), "hello\n");
     git(p, &["add", "."]);
     git(p, &["commit", "-q", "-m", "first"]);
-    write(p.join("cfg/aws.py"), format!("aws_access_key_id = \"{}\"\n", aws_id()));
+    write(
+        p.join("cfg/aws.py"),
+        format!("aws_access_key_id = \"{}\"\n", aws_id()),
+    );
     git(p, &["add", "."]);
     git(p, &["commit", "-q", "-m", "add key"]);
     let introducing = git(p, &["rev-parse", "HEAD"]);
@@ -244,11 +320,21 @@ fn history_scan_names_the_introducing_commit_of_a_deleted_secret() {
     git(p, &["commit", "-q", "-m", "remove key"]);
     git(p, &["branch", "side"]);
 
-    assert_eq!(kiln(p, &["secrets", "scan", "."]).status.code(), Some(0), "not in the tree");
-    let o = kiln(p, &["secrets", "scan", "--history", ".", "--format", "json"]);
+    assert_eq!(
+        kiln(p, &["secrets", "scan", "."]).status.code(),
+        Some(0),
+        "not in the tree"
+    );
+    let o = kiln(
+        p,
+        &["secrets", "scan", "--history", ".", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     let v = json(&o);
-    let f = v.iter().find(|f| f["rule_id"] == "aws-access-key-id").expect("found in history");
+    let f = v
+        .iter()
+        .find(|f| f["rule_id"] == "aws-access-key-id")
+        .expect("found in history");
     assert_eq!(f["path"], "cfg/aws.py");
     assert_eq!(f["commit"]["id"], introducing.as_str());
     assert_eq!(f["commit"]["author"], "Kiln Test");
@@ -263,10 +349,21 @@ fn history_scan_names_the_introducing_commit_of_a_deleted_secret() {
         no_full_secret(&err);
     }
     let o = kiln(p, &["secrets", "scan", "--history", ".", "--since", "HEAD"]);
-    assert_eq!(o.status.code(), Some(0), "--since HEAD leaves nothing: {:?}", text(&o));
-    let o = kiln(p, &["secrets", "scan", "--history", ".", "--branch", "side"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "--since HEAD leaves nothing: {:?}",
+        text(&o)
+    );
+    let o = kiln(
+        p,
+        &["secrets", "scan", "--history", ".", "--branch", "side"],
+    );
     assert_eq!(o.status.code(), Some(1));
-    let o = kiln(p, &["secrets", "scan", "--history", ".", "--branch", "nope"]);
+    let o = kiln(
+        p,
+        &["secrets", "scan", "--history", ".", "--branch", "nope"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--branch nope"), "{:?}", text(&o));
 }
@@ -280,7 +377,10 @@ fn corrupt_and_shallow_repositories() {
     let p = d.path().join("repo");
     std::fs::create_dir_all(&p).expect("mkdir");
     git(&p, &["init", "-q", "-b", "main"]);
-    write(p.join("a.py"), format!("aws_access_key_id = \"{}\"\n", aws_id()));
+    write(
+        p.join("a.py"),
+        format!("aws_access_key_id = \"{}\"\n", aws_id()),
+    );
     write(p.join("b.sh"), format!("GITHUB_TOKEN={}\n", gh_pat()));
     git(&p, &["add", "."]);
     git(&p, &["commit", "-q", "-m", "one"]);
@@ -291,15 +391,22 @@ fn corrupt_and_shallow_repositories() {
     // A shallow clone: a warning, and the scan still runs.
     let url = format!("file://{}", p.display());
     git(d.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
-    let o = kiln(&d.path().join("shallow"), &["secrets", "scan", "--history", "."]);
+    let o = kiln(
+        &d.path().join("shallow"),
+        &["secrets", "scan", "--history", "."],
+    );
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("shallow"), "{err}");
 
     // A missing blob: reported, the other blob still scanned.
     let blob = git(&p, &["rev-parse", "HEAD:b.sh"]);
-    std::fs::remove_file(p.join(".git/objects").join(&blob[..2]).join(&blob[2..])).expect("remove blob");
-    let o = kiln(&p, &["secrets", "scan", "--history", ".", "--format", "json"]);
+    std::fs::remove_file(p.join(".git/objects").join(&blob[..2]).join(&blob[2..]))
+        .expect("remove blob");
+    let o = kiln(
+        &p,
+        &["secrets", "scan", "--history", ".", "--format", "json"],
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("b.sh") && err.contains(&blob), "{err}");
@@ -308,7 +415,11 @@ fn corrupt_and_shallow_repositories() {
     // Not a repository at all.
     let o = kiln(d.path(), &["secrets", "scan", "--history", "."]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("not a readable git repository"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("not a readable git repository"),
+        "{:?}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -335,7 +446,10 @@ fn huge_binary_invalid_utf8_and_unreadable_files() {
     let o = kiln(p, &["secrets", "scan", ".", "--format", "json"]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("huge.log") && err.contains("larger than the size limit"), "{err}");
+    assert!(
+        err.contains("huge.log") && err.contains("larger than the size limit"),
+        "{err}"
+    );
     let v = json(&o);
     let paths: Vec<&str> = v.iter().filter_map(|f| f["path"].as_str()).collect();
     assert!(paths.contains(&"latin.txt"), "{paths:?}");
@@ -344,7 +458,17 @@ fn huge_binary_invalid_utf8_and_unreadable_files() {
     if !readable_anyway {
         assert!(err.contains("cannot read locked.txt"), "{err}");
     }
-    let o = kiln(p, &["secrets", "scan", ".", "--format", "json", "--include-binary"]);
+    let o = kiln(
+        p,
+        &[
+            "secrets",
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--include-binary",
+        ],
+    );
     assert!(text(&o).0.contains("blob.raw"));
     let o = kiln(p, &["secrets", "scan", "does-not-exist"]);
     assert_eq!(o.status.code(), Some(2));
@@ -357,11 +481,25 @@ fn rule_files_gitleaks_default_discovery_extend_and_bad_regex() {
     let p = d.path();
     if let Some(v) = kiln_testutil::shared_vectors("gitleaks") {
         let cfg = v.join("gitleaks.toml");
-        let o = kiln(p, &["secrets", "scan", ".", "--config", cfg.to_str().expect("utf-8"), "--format", "json"]);
+        let o = kiln(
+            p,
+            &[
+                "secrets",
+                "scan",
+                ".",
+                "--config",
+                cfg.to_str().expect("utf-8"),
+                "--format",
+                "json",
+            ],
+        );
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(!err.contains("does not compile"), "{err}");
-        assert!(out.contains("\"github-pat\"") && out.contains("\"aws-access-token\""), "{out}");
+        assert!(
+            out.contains("\"github-pat\"") && out.contains("\"aws-access-token\""),
+            "{out}"
+        );
         no_full_secret(&out);
     }
     write(
@@ -371,15 +509,27 @@ fn rule_files_gitleaks_default_discovery_extend_and_bad_regex() {
     write(p.join("c.txt"), "x = kiln_custom_493817\n");
     let o = kiln(p, &["secrets", "scan", ".", "--format", "json"]);
     let (out, err) = text(&o);
-    assert!(err.contains("rule broken") && err.contains("does not compile"), "{err}");
-    assert!(out.contains("\"kiln-custom\"") && out.contains("\"aws-access-key-id\""), "{out}");
+    assert!(
+        err.contains("rule broken") && err.contains("does not compile"),
+        "{err}"
+    );
+    assert!(
+        out.contains("\"kiln-custom\"") && out.contains("\"aws-access-key-id\""),
+        "{out}"
+    );
     write(
         p.join(".kiln/secrets.toml"),
         "[[rules]]\nid = \"only-this\"\nregex = '''kiln_custom_[0-9]{6}'''\n",
     );
     let o = kiln(p, &["secrets", "scan", ".", "--format", "json"]);
-    let ids: Vec<String> = json(&o).iter().filter_map(|f| f["rule_id"].as_str().map(str::to_string)).collect();
-    assert!(!ids.is_empty() && ids.iter().all(|i| i == "only-this"), "{ids:?}");
+    let ids: Vec<String> = json(&o)
+        .iter()
+        .filter_map(|f| f["rule_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|i| i == "only-this"),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -390,30 +540,57 @@ fn image_scan_finds_a_secret_in_a_deleted_layer_file() {
     let d = tempfile::tempdir().expect("tempdir");
     let p = d.path();
     let umoci = |args: &[&str]| {
-        let o = Command::new("umoci").current_dir(p).args(args).output().expect("umoci");
-        assert!(o.status.success(), "umoci {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("umoci")
+            .current_dir(p)
+            .args(args)
+            .output()
+            .expect("umoci");
+        assert!(
+            o.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     umoci(&["init", "--layout", "L"]);
     umoci(&["new", "--image", "L:t"]);
     umoci(&["unpack", "--rootless", "--image", "L:t", "B"]);
-    write(p.join("B/rootfs/app/secret.env"), format!("GITHUB_TOKEN={}\n", gh_pat()));
+    write(
+        p.join("B/rootfs/app/secret.env"),
+        format!("GITHUB_TOKEN={}\n", gh_pat()),
+    );
     write(p.join("B/rootfs/app/ok.txt"), "fine\n");
     umoci(&["repack", "--image", "L:t", "B"]);
+    std::fs::remove_dir_all(p.join("B")).expect("rm bundle");
+    umoci(&["unpack", "--rootless", "--image", "L:t", "B"]);
     std::fs::remove_file(p.join("B/rootfs/app/secret.env")).expect("rm");
     umoci(&["repack", "--image", "L:t", "B"]);
 
-    let o = kiln(p, &["secrets", "scan", "--image", "oci:L:t", "--format", "json"]);
+    let o = kiln(
+        p,
+        &["secrets", "scan", "--image", "oci:L:t", "--format", "json"],
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     no_full_secret(&out);
     no_full_secret(&err);
     let v = json(&o);
-    let f = v.iter().find(|f| f["rule_id"] == "github-pat").expect("found in the deleted file");
+    let f = v
+        .iter()
+        .find(|f| f["rule_id"] == "github-pat")
+        .expect("found in the deleted file");
     assert_eq!(f["path"], "app/secret.env");
     assert_eq!(f["deleted"], true);
-    assert!(f["layer"].as_str().is_some_and(|l| l.starts_with("sha256:")), "{f}");
+    assert!(
+        f["layer"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("sha256:")),
+        "{f}"
+    );
     for fmt in ["table", "sarif"] {
-        let o = kiln(p, &["secrets", "scan", "--image", "oci:L:t", "--format", fmt]);
+        let o = kiln(
+            p,
+            &["secrets", "scan", "--image", "oci:L:t", "--format", fmt],
+        );
         let (out, err) = text(&o);
         assert!(out.contains("sha256:"), "{fmt}: {out}");
         no_full_secret(&out);

@@ -312,3 +312,149 @@ fn import_follows_cosign() {
     assert!(text(&out).contains("P-224 not allowed"), "{}", text(&out));
     assert!(!dir.join("bad.key").exists() && !dir.join("bad.pub").exists());
 }
+
+#[test]
+fn sign_attest_verify_in_the_registry() {
+    let Some(registry) = kiln_testutil::registry() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    generate(dir, "k");
+    let (_, m) = image(dir);
+    let src = OciLayout::open(dir.join("layout")).unwrap();
+    let reference = format!("{registry}/kiln-sign-cli/{}:v1", std::process::id());
+    let r = kiln_oci::ImageRef::parse(&reference).unwrap();
+    let dst = kiln_oci::open::open_store(&r, &Default::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(kiln_oci::store::copy_image(&src, "v1", &*dst, Some("v1")))
+        .unwrap();
+    let by_digest = format!("{}@{}", r.location(), m.digest);
+    for args in [
+        vec!["sign", "--key", "k.key", &reference],
+        vec!["sign", "--key", "k.key", "--bundle", &by_digest],
+    ] {
+        let out = kiln(dir, &args, Some(PASSWORD));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    std::fs::write(
+        dir.join("vex.json"),
+        br#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[]}"#,
+    )
+    .unwrap();
+    let out = kiln(
+        dir,
+        &[
+            "attest",
+            "--key",
+            "k.key",
+            "--type",
+            "openvex",
+            "--predicate",
+            "vex.json",
+            &reference,
+        ],
+        Some(PASSWORD),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = kiln(
+        dir,
+        &["verify", "--key", "k.pub", &reference, "--format", "json"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signatures"].as_array().unwrap().len(), 2, "{v}");
+    let out = kiln(
+        dir,
+        &[
+            "verify",
+            "--key",
+            "k.pub",
+            "--attestation",
+            "openvex",
+            &by_digest,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn notation_sign_and_trust_policy() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    generate(dir, "k");
+    let (img, _) = image(dir);
+    let out = kiln(
+        dir,
+        &["key", "cert", "--key", "k.key", "--output-prefix", "n"],
+        Some(PASSWORD),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = kiln(
+        dir,
+        &[
+            "sign",
+            "--key",
+            "k.key",
+            "--signature-format",
+            "notation",
+            "--cert-chain",
+            "n.chain.pem",
+            &img,
+        ],
+        Some(PASSWORD),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::create_dir_all(dir.join("ts/x509/ca/kiln")).unwrap();
+    std::fs::copy(dir.join("n.ca.pem"), dir.join("ts/x509/ca/kiln/ca.pem")).unwrap();
+    let policy = |identity: &str| {
+        format!(
+            r#"{{"version":"1.0","trustPolicies":[{{"name":"p","registryScopes":["*"],"signatureVerification":{{"level":"strict"}},"trustStores":["ca:kiln"],"trustedIdentities":["{identity}"]}}]}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("ok.json"),
+        policy("x509.subject: CN=Kiln Signer,O=Kiln,ST=WA,C=US"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("other.json"),
+        policy("x509.subject: CN=Someone Else,O=Kiln,ST=WA,C=US"),
+    )
+    .unwrap();
+    let out = kiln(
+        dir,
+        &[
+            "verify",
+            "--trust-policy",
+            "ok.json",
+            "--trust-store",
+            "ts",
+            &img,
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    let out = kiln(
+        dir,
+        &[
+            "verify",
+            "--trust-policy",
+            "other.json",
+            "--trust-store",
+            "ts",
+            &img,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

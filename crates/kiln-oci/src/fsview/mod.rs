@@ -105,7 +105,7 @@ impl FsView {
     }
 
     /// Fetches the layers of `manifest` from `store` and builds the view on a blocking
-    /// thread.
+    /// thread (so it must run inside a Tokio runtime).
     pub async fn from_store(
         store: &dyn ImageStore,
         manifest: &ImageManifest,

@@ -262,9 +262,9 @@ impl RegistryStore {
                 }
                 Ok(None) => return Ok(buf),
                 Err(e) => {
-                    let Failure::Transient { reason, .. } = transport(e, &self.registry, what)
-                    else {
-                        unreachable!("read errors are never builder errors")
+                    let reason = match transport(e, &self.registry, what) {
+                        Failure::Transient { reason, .. } => reason,
+                        Failure::Fatal(e) => e.to_string(),
                     };
                     return Err(Failure::Transient {
                         reason: format!(

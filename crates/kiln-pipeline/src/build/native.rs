@@ -71,3 +71,32 @@ pub fn image_spec(
         annotations,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KilnConfig;
+
+    #[test]
+    fn spec_names_no_host_path_in_the_image() {
+        let c = KilnConfig::parse(
+            "image: { name: app }\nbuild:\n  layers:\n    - files: [ { src: bin/app, dest: /app, mode: '0700', owner: '1:2' } ]\n  config: { env: { B: '2', A: '1' }, ports: ['80'] }\n",
+            Path::new("kiln.yaml"),
+        )
+        .unwrap();
+        let dir = Path::new("/home/someone/project");
+        let spec = image_spec(c.build.as_ref().unwrap(), &c.image, dir, 5);
+        let layer = &spec.layers[0];
+        assert_eq!(layer.created_by.as_deref(), Some("kiln: COPY bin/app /app"));
+        assert_eq!(layer.entries[0].src, dir.join("bin/app"));
+        assert_eq!(layer.entries[0].mode, Some(0o700));
+        assert_eq!(layer.entries[0].owner, Some(Owner { uid: 1, gid: 2 }));
+        assert_eq!(spec.exclude, [dir.join(".kiln")]);
+        assert_eq!(spec.source_date_epoch, 5);
+        assert_eq!(
+            spec.config.env,
+            [("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
+        assert_eq!(spec.annotations[TITLE_ANNOTATION], "app");
+    }
+}

@@ -29,10 +29,10 @@ impl Cataloger for Dotnet {
             if f.path.ends_with(".deps.json") {
                 if let Some(libs) = doc.get("libraries").and_then(Value::as_object) {
                     for (k, v) in libs {
-                        if v.get("type").and_then(Value::as_str) == Some("package") {
-                            if let Some((n, ver)) = k.split_once('/') {
-                                found.push((n.to_string(), ver.to_string()));
-                            }
+                        if v.get("type").and_then(Value::as_str) == Some("package")
+                            && let Some((n, ver)) = k.split_once('/')
+                        {
+                            found.push((n.to_string(), ver.to_string()));
                         }
                     }
                 }

@@ -123,10 +123,11 @@ fn debian_license(name: &str) -> Option<String> {
     };
     let lower = base.to_ascii_lowercase();
     for family in ["LGPL", "GPL", "GFDL", "AGPL"] {
-        if let Some(v) = lower.strip_prefix(&format!("{}-", family.to_ascii_lowercase())) {
-            if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                return versioned(family, v);
-            }
+        if let Some(v) = lower.strip_prefix(&format!("{}-", family.to_ascii_lowercase()))
+            && !v.is_empty()
+            && v.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            return versioned(family, v);
         }
     }
     let id = match lower.as_str() {

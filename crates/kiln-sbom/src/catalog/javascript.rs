@@ -123,15 +123,16 @@ fn lock_v2(f: &FoundFile, pkgs: &serde_json::Map<String, Value>, cx: &mut Contex
 
 fn lock_v1(f: &FoundFile, deps: &serde_json::Map<String, Value>, out: &mut Vec<Package>) {
     for (name, d) in deps {
-        if let Some(version) = d.get("version").and_then(Value::as_str) {
-            if !version.starts_with("file:") && !version.starts_with("link:") {
-                out.push(npm_pkg(
-                    &format!("npm-lock:{}:{name}@{version}", f.path),
-                    name,
-                    version,
-                    f,
-                ));
-            }
+        if let Some(version) = d.get("version").and_then(Value::as_str)
+            && !version.starts_with("file:")
+            && !version.starts_with("link:")
+        {
+            out.push(npm_pkg(
+                &format!("npm-lock:{}:{name}@{version}", f.path),
+                name,
+                version,
+                f,
+            ));
         }
         if let Some(nested) = d.get("dependencies").and_then(Value::as_object) {
             lock_v1(f, nested, out);
@@ -184,23 +185,29 @@ pub fn parse_yarn(text: &str) -> Vec<(String, String)> {
             .strip_prefix("version: ")
             .or_else(|| t.strip_prefix("version "))
             .map(|v| v.trim_matches('"').to_string());
-        if let (Some(h), Some(v)) = (&header, version) {
-            if line.starts_with("  ") && !line.starts_with("    ") {
-                let first = h.split(", ").next().unwrap_or(h).trim_matches('"');
-                if first.contains("@workspace:")
-                    || first.contains("@link:")
-                    || first == "__metadata"
-                {
-                    continue;
-                }
-                let at = first[1..].find('@').map(|i| i + 1);
-                if let Some(at) = at {
-                    out.insert((first[..at].to_string(), v), ());
-                }
+        if let (Some(h), Some(v)) = (&header, version)
+            && line.starts_with("  ")
+            && !line.starts_with("    ")
+        {
+            let first = h.split(", ").next().unwrap_or(h).trim_matches('"');
+            if first.contains("@workspace:") || first.contains("@link:") || first == "__metadata" {
+                continue;
+            }
+            if let Some(at) = name_end(first) {
+                out.insert((first[..at].to_string(), v), ());
             }
         }
     }
     out.into_keys().collect()
+}
+
+/// Where the package name ends in `name@spec` (the first `@` after the first character, so
+/// `@scope/name@1` splits after `name`).
+fn name_end(s: &str) -> Option<usize> {
+    s.char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '@')
+        .map(|(i, _)| i)
 }
 
 /// Reads pnpm-lock.yaml (the `packages:` section), line by line.
@@ -251,8 +258,8 @@ pub fn parse_pnpm(text: &str) -> Vec<(String, String)> {
         let k = k.strip_prefix('/').unwrap_or(k);
         let k = k.split('(').next().unwrap_or(k);
         // v6+: name@version; v5: name/version (scoped: @s/name/version), peers after '_'.
-        let pair = match k[1.min(k.len())..].find('@') {
-            Some(i) => Some((k[..i + 1].to_string(), k[i + 2..].to_string())),
+        let pair = match name_end(k) {
+            Some(i) => Some((k[..i].to_string(), k[i + 1..].to_string())),
             None => k
                 .rsplit_once('/')
                 .map(|(n, v)| (n.to_string(), v.to_string())),

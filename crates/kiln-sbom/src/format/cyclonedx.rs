@@ -256,19 +256,17 @@ pub fn read(doc: &Value, what: &str) -> Result<Catalog, ReadError> {
         };
         let info = purl_info(&purl);
         let mut kind = info.kind.unwrap_or(PackageType::Other);
-        if kind == PackageType::Other {
-            if let Some(t) = prop(&["kiln:package:type"]) {
-                kind = kind_of_purl_type(&t);
-            }
+        if kind == PackageType::Other
+            && let Some(t) = prop(&["kiln:package:type"])
+        {
+            kind = kind_of_purl_type(&t);
         }
         let mut locations = Vec::new();
         for (n, v) in &props {
             if (n.starts_with("kiln:location:") || n.starts_with("syft:location:"))
                 && n.ends_with(":path")
             {
-                let layer_key = n
-                    .replace(":path", ":layer")
-                    .replace("syft:location", "syft:location");
+                let layer_key = n.replace(":path", ":layer");
                 let layer = props
                     .iter()
                     .find(|(k, _)| *k == layer_key)

@@ -24,27 +24,6 @@ fn invalid(input: &str, e: impl std::fmt::Display) -> SourceError {
     }
 }
 
-/// Picks the image manifest: an index resolves to its linux/amd64 entry (else the first
-/// image manifest) through `fetch`.
-fn pick_from_index(
-    index: &kiln_oci::manifest::ImageIndex,
-) -> Option<&kiln_oci::manifest::Descriptor> {
-    let images = || {
-        index.manifests.iter().filter(|d| {
-            kiln_oci::layout::is_manifest_media_type(&d.media_type)
-                && !d.media_type.contains("index")
-                && !d.media_type.contains("list")
-        })
-    };
-    images()
-        .find(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
-        })
-        .or_else(|| images().next())
-}
-
 impl ImageSource {
     /// Opens the image named by `reference` (`oci:PATH[:TAG|@DIGEST]`) in a local layout.
     /// Without a tag or digest, the layout's only image is taken.
@@ -70,7 +49,7 @@ impl ImageSource {
             .resolve_sync(&selector)
             .map_err(|e| invalid(reference, e))?;
         if let ManifestKind::Index(index) = &manifest.kind {
-            let d = pick_from_index(index)
+            let d = kiln_oci::store::pick_image_from_index(index)
                 .ok_or_else(|| invalid(reference, "the index names no image manifest"))?;
             manifest = layout
                 .resolve_sync(&d.digest.to_string())
@@ -93,7 +72,7 @@ impl ImageSource {
             .await
             .map_err(|e| invalid(&name, e))?;
         if let ManifestKind::Index(index) = &manifest.kind {
-            let d = pick_from_index(index)
+            let d = kiln_oci::store::pick_image_from_index(index)
                 .ok_or_else(|| invalid(&name, "the index names no image manifest"))?;
             manifest = store
                 .fetch_manifest(&d.digest)

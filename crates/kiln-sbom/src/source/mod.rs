@@ -3,6 +3,7 @@
 //! implements: a single streaming pass that hands the walker's caller only the files it
 //! selects, each with the image layer it came from.
 
+pub mod archive;
 pub mod dir;
 pub mod image;
 pub mod tarball;
@@ -128,7 +129,7 @@ impl SourceSpec {
                     Ok(SourceSpec::Dir(path.to_path_buf()))
                 }
             }
-            Ok(_) => Ok(SourceSpec::Tar(path.to_path_buf())),
+            Ok(_) => Ok(detect_archive(path)),
             Err(_) if input.contains(':') || input.contains('/') && !path.exists() => {
                 Ok(SourceSpec::Registry(input.to_string()))
             }
@@ -137,6 +138,43 @@ impl SourceSpec {
                 source: e,
             }),
         }
+    }
+}
+
+/// Tells an OCI archive (`oci-layout` at its root) and a docker archive (`manifest.json`
+/// with only JSON and tar files beside it at the top) from a plain filesystem tar by their
+/// top-level entries; headers only, content is skipped by seeking. Anything else,
+/// including compressed files, is a plain tar.
+fn detect_archive(path: &Path) -> SourceSpec {
+    let plain = SourceSpec::Tar(path.to_path_buf());
+    let Ok(f) = std::fs::File::open(path) else {
+        return plain;
+    };
+    let mut ar = tar::Archive::new(f);
+    let Ok(entries) = ar.entries_with_seek() else {
+        return plain;
+    };
+    let (mut oci, mut manifest, mut other_top) = (false, false, false);
+    for e in entries.take(100_000) {
+        let Ok(e) = e else { return plain };
+        let is_file = e.header().entry_type().is_file();
+        let Ok(p) = e.path() else { continue };
+        let name = clean_path(&p.to_string_lossy());
+        match name.as_str() {
+            "/oci-layout" => oci = true,
+            "/manifest.json" => manifest = true,
+            n if is_file && n.matches('/').count() == 1 && n != "/repositories" => {
+                other_top |= !n.ends_with(".json") && !n.ends_with(".tar");
+            }
+            _ => {}
+        }
+    }
+    if oci {
+        SourceSpec::OciArchive(path.to_path_buf())
+    } else if manifest && !other_top {
+        SourceSpec::DockerArchive(path.to_path_buf())
+    } else {
+        plain
     }
 }
 

@@ -112,3 +112,24 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The Debian fixture rootfs copied into a temporary directory, with the installed npm
+/// packages of `fixtures/npm-installed` placed under `/usr/lib/node_modules` (kept apart in
+/// the repository because `node_modules/` is git-ignored).
+pub fn debian_root() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for (rel, data) in files_under(&fixture("debian")) {
+        let p = t.path().join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    for (rel, data) in files_under(&fixture("npm-installed")) {
+        let p = t
+            .path()
+            .join("usr/lib/node_modules")
+            .join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    t
+}

@@ -9,17 +9,30 @@ fn scanner(cfg: &Config) -> Scanner {
 }
 
 fn frag<'a>(path: &'a str, text: &'a str) -> Fragment<'a> {
-    Fragment { path, data: text.as_bytes(), commit: None }
+    Fragment {
+        path,
+        data: text.as_bytes(),
+        commit: None,
+    }
 }
 
 #[test]
 fn builtin_rules_compile_and_count() {
-    let cfg = Config::parse(crate::config::DEFAULT_RULES, "built-in").expect("built-in rules parse");
+    let cfg =
+        Config::parse(crate::config::DEFAULT_RULES, "built-in").expect("built-in rules parse");
     let set = RuleSet::compile(&cfg);
-    assert!(set.errors.is_empty(), "built-in rules must compile: {:?}", set.errors);
+    assert!(
+        set.errors.is_empty(),
+        "built-in rules must compile: {:?}",
+        set.errors
+    );
     assert!(set.rules.len() >= 150, "only {} rules", set.rules.len());
     for r in &set.rules {
-        assert!(!r.tp.is_empty() && !r.fp.is_empty(), "rule {} lacks tp/fp examples", r.id);
+        assert!(
+            !r.tp.is_empty() && !r.fp.is_empty(),
+            "rule {} lacks tp/fp examples",
+            r.id
+        );
     }
 }
 
@@ -49,21 +62,31 @@ fn every_builtin_rule_finds_its_true_positives_and_not_its_false_positives() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn gitleaks_default_config_loads_and_finds() {
-    let Some(dir) = kiln_testutil::shared_vectors("gitleaks") else { return };
+    let Some(dir) = kiln_testutil::shared_vectors("gitleaks") else {
+        return;
+    };
     let cfg = Config::load(&dir.join("gitleaks.toml")).expect("gitleaks.toml parses");
     assert_eq!(cfg.rules.len(), 222);
     let set = RuleSet::compile(&cfg);
-    assert!(set.errors.is_empty(), "gitleaks rules that do not compile: {:?}", set.errors);
+    assert!(
+        set.errors.is_empty(),
+        "gitleaks rules that do not compile: {:?}",
+        set.errors
+    );
     let s = Scanner::new(set, SkipPolicy::default());
     let text = format!(
         "token = \"ghp_{}\"\nAWS_KEY=AKIA{}\n",
-        "Kq3vT9xLm2Zp8RwYb4Nc7Hd1Fg6Js0Ae5Uiw",
-        "QW2ERT3YUI4OPA5S"
+        "Kq3vT9xLm2Zp8RwYb4Nc7Hd1Fg6Js0Ae5Uiw", "QW2ERT3YUI4OPA5S"
     );
     let found = s.scan(&frag("app/config.py", &text));
     let ids: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
@@ -140,14 +163,41 @@ regexes = ['''docs-example''']
     let f = &s.scan(&frag("a.txt", good))[0];
     assert_eq!(f.secret.expose(), "Zx8Qw2Lm9Kp4Rt7V");
     assert_eq!((f.line, f.column), (1, 5));
-    assert!(s.scan(&frag("a.txt", "tok_aaaaaaaaaaaaaaaa")).is_empty(), "entropy");
-    assert!(s.scan(&frag("fixtures/a.txt", good)).is_empty(), "global path");
-    assert!(s.scan(&frag("a.txt", "tok_ALLOWEDx8Qw2Lm9Kp")).is_empty(), "rule regex");
-    assert!(s.scan(&frag("a.txt", "tok_Zx8kilnstop2Lm9")).is_empty(), "stopword");
-    assert!(s.scan(&frag("a.txt", &format!("{good} # kiln:allow"))).is_empty());
-    assert!(s.scan(&frag("a.txt", &format!("{good} // gitleaks:allow"))).is_empty());
-    assert!(s.scan(&frag("a.md", &format!("docs-example {good}"))).is_empty(), "AND both");
-    assert_eq!(s.scan(&frag("a.txt", &format!("docs-example {good}"))).len(), 1, "AND one");
+    assert!(
+        s.scan(&frag("a.txt", "tok_aaaaaaaaaaaaaaaa")).is_empty(),
+        "entropy"
+    );
+    assert!(
+        s.scan(&frag("fixtures/a.txt", good)).is_empty(),
+        "global path"
+    );
+    assert!(
+        s.scan(&frag("a.txt", "tok_ALLOWEDx8Qw2Lm9Kp")).is_empty(),
+        "rule regex"
+    );
+    assert!(
+        s.scan(&frag("a.txt", "tok_Zx8kilnstop2Lm9")).is_empty(),
+        "stopword"
+    );
+    assert!(
+        s.scan(&frag("a.txt", &format!("{good} # kiln:allow")))
+            .is_empty()
+    );
+    assert!(
+        s.scan(&frag("a.txt", &format!("{good} // gitleaks:allow")))
+            .is_empty()
+    );
+    assert!(
+        s.scan(&frag("a.md", &format!("docs-example {good}")))
+            .is_empty(),
+        "AND both"
+    );
+    assert_eq!(
+        s.scan(&frag("a.txt", &format!("docs-example {good}")))
+            .len(),
+        1,
+        "AND one"
+    );
     let two = format!("x\n\ny {good}\n");
     let f = &s.scan(&frag("a.txt", &two))[0];
     assert_eq!((f.line, f.column), (3, 7));
@@ -159,6 +209,13 @@ fn invalid_utf8_and_binary_bytes_do_not_break_matching() {
     let mut data = vec![0xff, 0xfe, b'\n'];
     data.extend_from_slice(b"aws_access_key_id = AKIAQW2ERT3YUI4OPA5S\n");
     data.extend_from_slice(&[0xc3, 0x28, 0x00, 0x80]);
-    let found = s.scan(&Fragment { path: "x.bin", data: &data, commit: None });
-    assert!(found.iter().any(|f| f.rule_id == "aws-access-key-id"), "{found:?}");
+    let found = s.scan(&Fragment {
+        path: "x.bin",
+        data: &data,
+        commit: None,
+    });
+    assert!(
+        found.iter().any(|f| f.rule_id == "aws-access-key-id"),
+        "{found:?}"
+    );
 }

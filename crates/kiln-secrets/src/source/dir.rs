@@ -27,14 +27,19 @@ pub fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let s = rel.to_string_lossy().replace('\\', "/");
     if s.is_empty() {
-        path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     } else {
         s
     }
 }
 
 /// Scans every file under `root` (or `root` itself when it is a file).
-pub fn scan_dir(root: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -> Result<Stats, DirError> {
+pub fn scan_dir(
+    root: &Path,
+    scanner: &Scanner,
+    sink: &(dyn Fn(Event) + Sync),
+) -> Result<Stats, DirError> {
     let meta = std::fs::metadata(root).map_err(|source| DirError::Root {
         path: root.to_path_buf(),
         source,
@@ -63,7 +68,11 @@ pub fn scan_dir(root: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -
             }
         }
     }
-    let base = if meta.is_file() { root.parent().unwrap_or(root) } else { root };
+    let base = if meta.is_file() {
+        root.parent().unwrap_or(root)
+    } else {
+        root
+    };
     let scanned = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let skipped = AtomicU64::new(0);
@@ -93,15 +102,23 @@ pub fn scan_dir(root: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -
 }
 
 /// Scans one file: Some(bytes) when scanned, None when skipped (reported through `sink`).
-fn scan_file(path: &Path, rel: &str, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -> Result<Option<u64>, String> {
+fn scan_file(
+    path: &Path,
+    rel: &str,
+    scanner: &Scanner,
+    sink: &(dyn Fn(Event) + Sync),
+) -> Result<Option<u64>, String> {
     for f in scanner.scan_path(rel) {
-        sink(Event::Finding(f));
+        sink(Event::Finding(Box::new(f)));
     }
     if scanner.path_allowed(rel) {
         return Ok(None);
     }
     let skip = |reason| {
-        sink(Event::Notice(Notice::Skipped { path: rel.to_string(), reason }));
+        sink(Event::Notice(Notice::Skipped {
+            path: rel.to_string(),
+            reason,
+        }));
         Ok(None)
     };
     if let Some(reason) = scanner.skip.by_path(rel) {
@@ -115,8 +132,12 @@ fn scan_file(path: &Path, rel: &str, scanner: &Scanner, sink: &(dyn Fn(Event) + 
     if let Some(reason) = scanner.skip.by_content(rel, &data) {
         return skip(reason);
     }
-    for f in scanner.scan(&Fragment { path: rel, data: &data, commit: None }) {
-        sink(Event::Finding(f));
+    for f in scanner.scan(&Fragment {
+        path: rel,
+        data: &data,
+        commit: None,
+    }) {
+        sink(Event::Finding(Box::new(f)));
     }
     Ok(Some(data.len() as u64))
 }

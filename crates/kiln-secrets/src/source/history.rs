@@ -85,7 +85,11 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
-fn resolve(repo: &gix::Repository, what: &'static str, rev: &str) -> Result<ObjectId, HistoryError> {
+fn resolve(
+    repo: &gix::Repository,
+    what: &'static str,
+    rev: &str,
+) -> Result<ObjectId, HistoryError> {
     repo.rev_parse_single(rev)
         .map(|id| id.detach())
         .map_err(|e| HistoryError::Revision {
@@ -129,7 +133,9 @@ pub fn scan_history(
             let mut r = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    sink(Event::Notice(Notice::Warning(format!("{shown}: unreadable ref: {e}"))));
+                    sink(Event::Notice(Notice::Warning(format!(
+                        "{shown}: unreadable ref: {e}"
+                    ))));
                     continue;
                 }
             };
@@ -184,7 +190,8 @@ pub fn scan_history(
                 continue;
             }
         };
-        let (Ok(tree), Ok(author), Ok(time)) = (commit.tree_id(), commit.author(), commit.time()) else {
+        let (Ok(tree), Ok(author), Ok(time)) = (commit.tree_id(), commit.author(), commit.time())
+        else {
             sink(Event::Notice(Notice::Unreadable {
                 path: format!("commit {}", info.id),
                 message: "malformed commit".to_string(),
@@ -204,7 +211,7 @@ pub fn scan_history(
             },
         ));
     }
-    commits.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    commits.sort_by_key(|c| (c.0, c.1));
 
     // Unique blobs with their first commit and path.
     let hash_kind = repo.object_hash();
@@ -257,7 +264,7 @@ pub fn scan_history(
                     }
                     for mut f in scanner.scan_path(&p) {
                         f.commit = Some(commits[ci].3.clone());
-                        sink(Event::Finding(f));
+                        sink(Event::Finding(Box::new(f)));
                     }
                     if scanner.path_allowed(&p) {
                         continue;
@@ -266,14 +273,20 @@ pub fn scan_history(
                         skipped += 1;
                         continue;
                     }
-                    blobs.insert(id, Origin { commit: ci as u32, path: p });
+                    blobs.insert(
+                        id,
+                        Origin {
+                            commit: ci as u32,
+                            path: p,
+                        },
+                    );
                 }
             }
         }
     }
     drop(seen_trees);
     let mut blobs: Vec<(ObjectId, Origin)> = blobs.into_iter().collect();
-    blobs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    blobs.sort_unstable_by_key(|b| b.0);
 
     let sync = repo.into_sync();
     let scanned = AtomicU64::new(0);
@@ -320,7 +333,7 @@ pub fn scan_history(
             };
             for mut f in scanner.scan(&frag) {
                 f.commit = Some(info.clone());
-                sink(Event::Finding(f));
+                sink(Event::Finding(Box::new(f)));
             }
         },
     );

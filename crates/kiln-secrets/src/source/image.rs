@@ -30,7 +30,7 @@ pub enum ImageError {
         /// The image.
         image: String,
         /// The cause.
-        source: FsError,
+        source: Box<FsError>,
     },
 }
 
@@ -49,15 +49,47 @@ pub fn open_layout_image(root: &Path, selector: &str) -> Result<FsView, ImageErr
             image: image.clone(),
             message: "the index lists no manifest".to_string(),
         })?;
-        manifest = layout.resolve_sync(&first.digest.to_string()).map_err(err)?;
+        manifest = layout
+            .resolve_sync(&first.digest.to_string())
+            .map_err(err)?;
     }
     let m = manifest.as_image().map_err(err)?;
-    FsView::from_layout(&layout, m, Limits::default())
-        .map_err(|source| ImageError::Layers { image: image.clone(), source })
+    FsView::from_layout(&layout, m, Limits::default()).map_err(|source| ImageError::Layers {
+        image: image.clone(),
+        source: Box::new(source),
+    })
+}
+
+/// Opens the image `selector` (tag or digest) of any store (a registry or a layout) as a
+/// view; an index resolves to its linux/amd64 image (else its first).
+pub async fn open_store_image(
+    store: &dyn kiln_oci::ImageStore,
+    selector: &str,
+) -> Result<FsView, ImageError> {
+    let image = format!("{}:{selector}", store.name());
+    let err = |e: kiln_oci::error::OciError| ImageError::Open {
+        image: image.clone(),
+        message: e.to_string(),
+    };
+    let manifest = kiln_oci::store::resolve_image(store, selector)
+        .await
+        .map_err(err)?;
+    let m = manifest.as_image().map_err(err)?;
+    FsView::from_store(store, m, Limits::default())
+        .await
+        .map_err(|source| ImageError::Layers {
+            image: image.clone(),
+            source: Box::new(source),
+        })
 }
 
 /// Scans every file of every layer of `view`. `image` names it in errors.
-pub fn scan_view(view: &FsView, image: &str, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -> Result<Stats, ImageError> {
+pub fn scan_view(
+    view: &FsView,
+    image: &str,
+    scanner: &Scanner,
+    sink: &(dyn Fn(Event) + Sync),
+) -> Result<Stats, ImageError> {
     let mut stats = Stats::default();
     let rel = |f: &LayerFile| f.entry.path.trim_start_matches('/').to_string();
     let mut buf = Vec::new();
@@ -67,12 +99,16 @@ pub fn scan_view(view: &FsView, image: &str, scanner: &Scanner, sink: &(dyn Fn(E
         for mut finding in scanner.scan_path(&path) {
             finding.layer = Some(layer.clone());
             finding.deleted = !f.visible;
-            sink(Event::Finding(finding));
+            sink(Event::Finding(Box::new(finding)));
         }
         if scanner.path_allowed(&path) {
             return false;
         }
-        match scanner.skip.by_path(&path).or_else(|| scanner.skip.by_size(f.entry.size)) {
+        match scanner
+            .skip
+            .by_path(&path)
+            .or_else(|| scanner.skip.by_size(f.entry.size))
+        {
             Some(reason) => {
                 sink(Event::Notice(Notice::Skipped { path, reason }));
                 false
@@ -83,8 +119,14 @@ pub fn scan_view(view: &FsView, image: &str, scanner: &Scanner, sink: &(dyn Fn(E
     let visit = |f: &LayerFile, r: &mut dyn Read| -> Result<(), FsError> {
         let path = rel(f);
         buf.clear();
-        if let Err(e) = r.take(scanner.skip.max_size.saturating_add(1)).read_to_end(&mut buf) {
-            sink(Event::Notice(Notice::Unreadable { path: format!("{path} ({})", f.entry.layer), message: e.to_string() }));
+        if let Err(e) = r
+            .take(scanner.skip.max_size.saturating_add(1))
+            .read_to_end(&mut buf)
+        {
+            sink(Event::Notice(Notice::Unreadable {
+                path: format!("{path} ({})", f.entry.layer),
+                message: e.to_string(),
+            }));
             return Ok(());
         }
         if let Some(reason) = scanner.skip.by_content(&path, &buf) {
@@ -95,14 +137,21 @@ pub fn scan_view(view: &FsView, image: &str, scanner: &Scanner, sink: &(dyn Fn(E
         stats.scanned += 1;
         stats.bytes += buf.len() as u64;
         sink(Event::Progress(buf.len() as u64));
-        for mut finding in scanner.scan(&Fragment { path: &path, data: &buf, commit: None }) {
+        for mut finding in scanner.scan(&Fragment {
+            path: &path,
+            data: &buf,
+            commit: None,
+        }) {
             finding.layer = Some(f.entry.layer.digest.to_string());
             finding.deleted = !f.visible;
-            sink(Event::Finding(finding));
+            sink(Event::Finding(Box::new(finding)));
         }
         Ok(())
     };
     view.visit_layer_files(filter, visit)
-        .map_err(|source| ImageError::Layers { image: image.to_string(), source })?;
+        .map_err(|source| ImageError::Layers {
+            image: image.to_string(),
+            source: Box::new(source),
+        })?;
     Ok(stats)
 }

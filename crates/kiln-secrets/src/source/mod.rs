@@ -45,7 +45,7 @@ impl std::fmt::Display for Notice {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A finding.
-    Finding(Finding),
+    Finding(Box<Finding>),
     /// A notice.
     Notice(Notice),
     /// Bytes of content scanned (for progress).

@@ -32,7 +32,11 @@ pub enum StagedError {
 }
 
 /// Scans what `git commit` would record now.
-pub fn scan_staged(path: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)) -> Result<Stats, StagedError> {
+pub fn scan_staged(
+    path: &Path,
+    scanner: &Scanner,
+    sink: &(dyn Fn(Event) + Sync),
+) -> Result<Stats, StagedError> {
     let shown = path.display().to_string();
     let repo = gix::open(path).map_err(|e| StagedError::Open {
         path: shown.clone(),
@@ -59,7 +63,7 @@ pub fn scan_staged(path: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)
             continue;
         }
         for f in scanner.scan_path(&rel) {
-            sink(Event::Finding(f));
+            sink(Event::Finding(Box::new(f)));
         }
         if scanner.path_allowed(&rel) {
             continue;
@@ -72,15 +76,25 @@ pub fn scan_staged(path: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)
         let data = match repo.objects.try_find(&entry.id, &mut buf) {
             Ok(Some(d)) => d.data,
             Ok(None) => {
-                sink(Event::Notice(Notice::Unreadable { path: rel, message: "staged blob missing".into() }));
+                sink(Event::Notice(Notice::Unreadable {
+                    path: rel,
+                    message: "staged blob missing".into(),
+                }));
                 continue;
             }
             Err(e) => {
-                sink(Event::Notice(Notice::Unreadable { path: rel, message: e.to_string() }));
+                sink(Event::Notice(Notice::Unreadable {
+                    path: rel,
+                    message: e.to_string(),
+                }));
                 continue;
             }
         };
-        if let Some(reason) = scanner.skip.by_size(data.len() as u64).or_else(|| scanner.skip.by_content(&rel, data)) {
+        if let Some(reason) = scanner
+            .skip
+            .by_size(data.len() as u64)
+            .or_else(|| scanner.skip.by_content(&rel, data))
+        {
             stats.skipped += 1;
             sink(Event::Notice(Notice::Skipped { path: rel, reason }));
             continue;
@@ -95,11 +109,15 @@ pub fn scan_staged(path: &Path, scanner: &Scanner, sink: &(dyn Fn(Event) + Sync)
         stats.scanned += 1;
         stats.bytes += data.len() as u64;
         let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
-        for f in scanner.scan(&Fragment { path: &rel, data, commit: None }) {
+        for f in scanner.scan(&Fragment {
+            path: &rel,
+            data,
+            commit: None,
+        }) {
             let added = (f.line..=f.end_line.max(f.line))
                 .any(|l| lines.get(l - 1).is_some_and(|t| !old_lines.contains(t)));
             if added {
-                sink(Event::Finding(f));
+                sink(Event::Finding(Box::new(f)));
             }
         }
     }

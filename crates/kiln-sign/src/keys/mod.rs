@@ -88,7 +88,10 @@ fn key_err(reference: &str, e: impl std::fmt::Display) -> SignError {
 }
 
 fn not_in_build(reference: &str, what: &str) -> SignError {
-    key_err(reference, format!("{what} keys are not supported in this build"))
+    key_err(
+        reference,
+        format!("{what} keys are not supported in this build"),
+    )
 }
 
 /// Loads a private key file with the password in `options` (when it is encrypted).
@@ -129,7 +132,8 @@ pub async fn open_verifier(reference: &str, options: &KeyOptions) -> Result<Publ
                 .and_then(|t| pem_rfc7468::decode_label(t.trim().as_bytes()).ok())
                 .is_some_and(|l| l == "PUBLIC KEY");
             if is_public {
-                return PublicKey::from_pem(text.unwrap_or_default()).map_err(|e| key_err(reference, e));
+                return PublicKey::from_pem(text.unwrap_or_default())
+                    .map_err(|e| key_err(reference, e));
             }
             if data.first() == Some(&0x30)
                 && let Ok(k) = PublicKey::from_spki_der(&data)
@@ -149,7 +153,8 @@ pub async fn open_verifier(reference: &str, options: &KeyOptions) -> Result<Publ
 
 /// The public key of a signer, parsed.
 pub fn signer_public_key(signer: &dyn Signer) -> Result<PublicKey, SignError> {
-    PublicKey::from_spki_der(&signer.public_key_spki_der()).map_err(|e| key_err(&signer.key_ref(), e))
+    PublicKey::from_spki_der(&signer.public_key_spki_der())
+        .map_err(|e| key_err(&signer.key_ref(), e))
 }
 
 #[cfg(test)]
@@ -158,17 +163,37 @@ mod tests {
 
     #[test]
     fn schemes_are_classified() {
-        assert_eq!(scheme("awskms:///alias/x"), KeyScheme::AwsKms("awskms:///alias/x"));
-        assert_eq!(scheme("pkcs11:token=a;object=b"), KeyScheme::Pkcs11("pkcs11:token=a;object=b"));
-        assert_eq!(scheme("gcpkms://x"), KeyScheme::Unsupported("Google Cloud KMS"));
-        assert_eq!(scheme("cosign.key"), KeyScheme::File(Path::new("cosign.key")));
+        assert_eq!(
+            scheme("awskms:///alias/x"),
+            KeyScheme::AwsKms("awskms:///alias/x")
+        );
+        assert_eq!(
+            scheme("pkcs11:token=a;object=b"),
+            KeyScheme::Pkcs11("pkcs11:token=a;object=b")
+        );
+        assert_eq!(
+            scheme("gcpkms://x"),
+            KeyScheme::Unsupported("Google Cloud KMS")
+        );
+        assert_eq!(
+            scheme("cosign.key"),
+            KeyScheme::File(Path::new("cosign.key"))
+        );
     }
 
     #[tokio::test]
     async fn unsupported_backends_say_so() {
-        let err = open_signer("gcpkms://k/x", &KeyOptions::default()).await.err().unwrap();
-        assert!(err.to_string().contains("not supported in this build"), "{err}");
-        let err = open_verifier("hashivault://k", &KeyOptions::default()).await.unwrap_err();
+        let err = open_signer("gcpkms://k/x", &KeyOptions::default())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("not supported in this build"),
+            "{err}"
+        );
+        let err = open_verifier("hashivault://k", &KeyOptions::default())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("HashiCorp Vault"), "{err}");
     }
 }

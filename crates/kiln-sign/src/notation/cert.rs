@@ -73,8 +73,8 @@ pub fn parse_certificates(data: &[u8], what: &str) -> Result<Vec<Vec<u8>>, Notat
         Certificate::from_der(data).map_err(|e| bad(format!("not a DER certificate: {e}")))?;
         return Ok(vec![data.to_vec()]);
     }
-    let certs = Certificate::load_pem_chain(data)
-        .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+    let certs =
+        Certificate::load_pem_chain(data).map_err(|e| bad(format!("not PEM certificates: {e}")))?;
     let mut out = Vec::new();
     for c in certs {
         out.push(c.to_der().map_err(|e| bad(e.to_string()))?);

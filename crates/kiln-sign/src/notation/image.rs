@@ -100,6 +100,15 @@ pub struct VerifiedNotation {
     pub logged: Vec<String>,
 }
 
+impl VerifiedNotation {
+    /// The signing time as RFC 3339.
+    pub fn signing_time_rfc3339(&self) -> String {
+        self.signing_time
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| self.signing_time.to_string())
+    }
+}
+
 /// The result of verifying an image.
 #[derive(Debug, Clone)]
 pub enum Verification {

@@ -10,7 +10,7 @@ use kiln_oci::{ImageStore, Manifest, OciLayout, media_type};
 use kiln_sign::notation::{self, CertChain, TrustPolicyDocument, TrustStore};
 
 /// Pushes a one-config, no-layer image tagged `tag` and returns its manifest descriptor.
-pub async fn test_image(layout: &OciLayout, tag: &str, os: &str) -> Descriptor {
+pub async fn test_image(layout: &dyn ImageStore, tag: &str, os: &str) -> Descriptor {
     let config = format!(
         r#"{{"architecture":"amd64","os":"{os}","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
     );

@@ -12,10 +12,13 @@ use regex::Regex;
 use super::VersionError;
 use super::num::cmp_digits;
 
-static NUMBERS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^((\d+)\.?)*").expect("static regex"));
-static SUFFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)").expect("static regex"));
-static HASH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^~([0-9a-f]+)").expect("static regex"));
+static NUMBERS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^((\d+)\.?)*").expect("static regex"));
+static SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)").expect("static regex")
+});
+static HASH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^~([0-9a-f]+)").expect("static regex"));
 static BUILD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^-r(\d*)").expect("static regex"));
 
 #[derive(Debug, Clone)]
@@ -74,7 +77,10 @@ fn parse(input: &str) -> Apk {
     let mut rest = s.to_string();
     for m in SUFFIX.captures_iter(s) {
         let n = m.get(2).map_or("", |x| x.as_str());
-        v.suffixes.push((suffix_weight(&m[1]), if n.is_empty() { "0".into() } else { n.into() }));
+        v.suffixes.push((
+            suffix_weight(&m[1]),
+            if n.is_empty() { "0".into() } else { n.into() },
+        ));
         if let Some(r) = rest.strip_prefix(&m[0]) {
             rest = r.to_string();
         }
@@ -110,7 +116,10 @@ fn cmp(v: &Apk, w: &Apk) -> Ordering {
     }
     let zero = ("0".to_string(), 0usize);
     for i in 0..v.components.len().max(w.components.len()) {
-        let o = cmp_component(v.components.get(i).unwrap_or(&zero), w.components.get(i).unwrap_or(&zero));
+        let o = cmp_component(
+            v.components.get(i).unwrap_or(&zero),
+            w.components.get(i).unwrap_or(&zero),
+        );
         if o != Ordering::Equal {
             return o;
         }
@@ -125,7 +134,10 @@ fn cmp(v: &Apk, w: &Apk) -> Ordering {
     }
     let none = (4u8, "0".to_string());
     for i in 0..v.suffixes.len().max(w.suffixes.len()) {
-        let (a, b) = (v.suffixes.get(i).unwrap_or(&none), w.suffixes.get(i).unwrap_or(&none));
+        let (a, b) = (
+            v.suffixes.get(i).unwrap_or(&none),
+            w.suffixes.get(i).unwrap_or(&none),
+        );
         let o = a.0.cmp(&b.0).then_with(|| cmp_digits(&a.1, &b.1));
         if o != Ordering::Equal {
             return o;

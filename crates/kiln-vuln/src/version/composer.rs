@@ -8,7 +8,10 @@ use super::VersionError;
 use super::num::{cmp_digits, is_digits};
 
 fn canonicalize(v: &str) -> Vec<String> {
-    let v = v.strip_prefix('v').or_else(|| v.strip_prefix('V')).unwrap_or(v);
+    let v = v
+        .strip_prefix('v')
+        .or_else(|| v.strip_prefix('V'))
+        .unwrap_or(v);
     let mut out = String::new();
     let mut prev: Option<char> = None;
     for c in v.chars() {
@@ -39,7 +42,10 @@ fn weight(form: &str) -> i32 {
         ("pl", 5),
         ("p", 5),
     ];
-    FORMS.iter().find(|(f, _)| form.starts_with(f)).map_or(-6, |(_, w)| *w)
+    FORMS
+        .iter()
+        .find(|(f, _)| form.starts_with(f))
+        .map_or(-6, |(_, w)| *w)
 }
 
 fn cmp_parts(a: &[String], b: &[String]) -> Ordering {

@@ -34,13 +34,23 @@ pub fn parse(input: &str) -> Result<DebVersion, VersionError> {
         None => (rest, ""),
     };
     if upstream.is_empty() {
-        return Err(VersionError::new(input, "nothing after colon in version number"));
+        return Err(VersionError::new(
+            input,
+            "nothing after colon in version number",
+        ));
     }
     let ok = |c: char| c.is_ascii_alphanumeric() || ".+~-:".contains(c);
     if !upstream.chars().all(ok) || !revision.chars().all(|c| c != ':' && ok(c)) {
-        return Err(VersionError::new(input, "invalid character in version number"));
+        return Err(VersionError::new(
+            input,
+            "invalid character in version number",
+        ));
     }
-    Ok(DebVersion { epoch, upstream: upstream.to_string(), revision: revision.to_string() })
+    Ok(DebVersion {
+        epoch,
+        upstream: upstream.to_string(),
+        revision: revision.to_string(),
+    })
 }
 
 fn order(c: Option<u8>) -> i32 {

@@ -64,12 +64,20 @@ impl Item {
     /// `self.compareTo(other)`, where `None` is Java's `null`.
     fn cmp_to(&self, other: Option<&Item>) -> Ordering {
         match (self, other) {
-            (Item::Int(a), None) => if a == "0" { Ordering::Equal } else { Ordering::Greater },
+            (Item::Int(a), None) => {
+                if a == "0" {
+                    Ordering::Equal
+                } else {
+                    Ordering::Greater
+                }
+            }
             (Item::Int(a), Some(Item::Int(b))) => cmp_digits(a, b),
             (Item::Int(_), Some(_)) => Ordering::Greater,
             (Item::Str(a), None) => comparable_qualifier(a).cmp(&comparable_qualifier("")),
             (Item::Str(_), Some(Item::Int(_))) => Ordering::Less,
-            (Item::Str(a), Some(Item::Str(b))) => comparable_qualifier(a).cmp(&comparable_qualifier(b)),
+            (Item::Str(a), Some(Item::Str(b))) => {
+                comparable_qualifier(a).cmp(&comparable_qualifier(b))
+            }
             (Item::Str(_), Some(Item::List(_))) => Ordering::Less,
             (Item::List(l), None) => {
                 for i in l {
@@ -121,15 +129,22 @@ fn parse(version: &str) -> Item {
     let mut is_digit = false;
     let mut start = 0usize;
     let sub = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
-    for i in 0..chars.len() {
-        let c = chars[i];
+    for (i, &c) in chars.iter().enumerate() {
         let top = stack.len() - 1;
         if c == '.' {
-            let item = if i == start { Item::Int("0".into()) } else { parse_item(is_digit, &sub(start, i)) };
+            let item = if i == start {
+                Item::Int("0".into())
+            } else {
+                parse_item(is_digit, &sub(start, i))
+            };
             stack[top].push(item);
             start = i + 1;
         } else if c == '-' {
-            let item = if i == start { Item::Int("0".into()) } else { parse_item(is_digit, &sub(start, i)) };
+            let item = if i == start {
+                Item::Int("0".into())
+            } else {
+                parse_item(is_digit, &sub(start, i))
+            };
             stack[top].push(item);
             start = i + 1;
             stack.push(Vec::new());
@@ -188,6 +203,9 @@ mod tests {
         assert_eq!(compare("1ga", "1").unwrap(), Equal);
         assert_eq!(compare("1.0.0", "1.0-1").unwrap(), Less);
         assert_eq!(compare("2.0.1-xyz", "2.0.1-123").unwrap(), Less);
-        assert_eq!(compare("1-1.foo-bar-1-baz-0.1", "1-1.foo-bar1baz-.1").unwrap(), Equal);
+        assert_eq!(
+            compare("1-1.foo-bar-1-baz-0.1", "1-1.foo-bar1baz-.1").unwrap(),
+            Equal
+        );
     }
 }

@@ -5,9 +5,9 @@ mod apk;
 mod composer;
 pub mod dpkg;
 mod maven;
+mod nuget;
 mod num;
 mod numeric;
-mod nuget;
 mod pep440;
 mod rpm;
 mod rubygems;
@@ -25,7 +25,10 @@ pub struct VersionError {
 
 impl VersionError {
     pub(crate) fn new(version: &str, reason: &str) -> Self {
-        Self { version: version.to_string(), reason: reason.to_string() }
+        Self {
+            version: version.to_string(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -59,9 +62,8 @@ impl Scheme {
     pub fn for_ecosystem(ecosystem: &str) -> Result<Scheme, UnknownEcosystem> {
         let base = ecosystem.split(':').next().unwrap_or(ecosystem).trim();
         Ok(match base {
-            "npm" | "crates.io" | "Go" | "Hex" | "Bitnami" | "ConanCenter" | "SwiftURL" | "Bioconductor" => {
-                Scheme::Semver
-            }
+            "npm" | "crates.io" | "Go" | "Hex" | "Bitnami" | "ConanCenter" | "SwiftURL"
+            | "Bioconductor" => Scheme::Semver,
             "Pub" => Scheme::Pub,
             "PyPI" => Scheme::Pep440,
             "Maven" => Scheme::Maven,
@@ -69,7 +71,8 @@ impl Scheme {
             "NuGet" => Scheme::NuGet,
             "Packagist" => Scheme::Composer,
             "Debian" | "Ubuntu" => Scheme::Dpkg,
-            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "SUSE" | "openSUSE" | "openEuler" | "Mageia" => Scheme::Rpm,
+            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "SUSE" | "openSUSE" | "openEuler"
+            | "Mageia" => Scheme::Rpm,
             "Alpine" | "Wolfi" | "Chainguard" | "MinimOS" => Scheme::Apk,
             "CRAN" => Scheme::Cran,
             "Hackage" => Scheme::Hackage,

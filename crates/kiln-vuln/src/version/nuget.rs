@@ -21,13 +21,21 @@ fn parse(input: &str) -> Result<NuGet, VersionError> {
     };
     let numbers: Vec<String> = core.split('.').map(str::to_string).collect();
     if numbers.is_empty() || numbers.iter().any(|n| !is_digits(n)) {
-        return Err(VersionError::new(input, "a NuGet version is N[.N[.N[.N]]][-label][+metadata]"));
+        return Err(VersionError::new(
+            input,
+            "a NuGet version is N[.N[.N[.N]]][-label][+metadata]",
+        ));
     }
     let labels: Vec<String> = match pre {
         Some(p) => {
             let l: Vec<String> = p.split('.').map(str::to_lowercase).collect();
-            if l.iter().any(|x| x.is_empty() || !x.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
-                return Err(VersionError::new(input, "a NuGet release label is dot-separated [0-9A-Za-z-]+"));
+            if l.iter()
+                .any(|x| x.is_empty() || !x.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            {
+                return Err(VersionError::new(
+                    input,
+                    "a NuGet release label is dot-separated [0-9A-Za-z-]+",
+                ));
             }
             l
         }

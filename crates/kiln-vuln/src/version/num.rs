@@ -35,7 +35,13 @@ mod tests {
     #[test]
     fn big_numbers() {
         assert_eq!(cmp_digits("0010", "9"), Ordering::Greater);
-        assert_eq!(cmp_digits("999999999999999999999999999991", "999999999999999999999999999999"), Ordering::Less);
+        assert_eq!(
+            cmp_digits(
+                "999999999999999999999999999991",
+                "999999999999999999999999999999"
+            ),
+            Ordering::Less
+        );
         assert_eq!(cmp_digits("000", ""), Ordering::Equal);
     }
 }

@@ -9,7 +9,10 @@ use super::num::{cmp_digits, is_digits};
 fn components<'a>(input: &'a str, seps: &[char], what: &str) -> Result<Vec<&'a str>, VersionError> {
     let parts: Vec<&str> = input.trim().split(seps).collect();
     if parts.iter().any(|p| !is_digits(p)) {
-        return Err(VersionError::new(input, &format!("a {what} version is numbers separated by {seps:?}")));
+        return Err(VersionError::new(
+            input,
+            &format!("a {what} version is numbers separated by {seps:?}"),
+        ));
     }
     Ok(parts)
 }
@@ -26,12 +29,18 @@ fn cmp_lists(a: &[&str], b: &[&str]) -> Ordering {
 
 /// CRAN order: components numerically, a longer version above its prefix.
 pub fn compare_cran(a: &str, b: &str) -> Result<Ordering, VersionError> {
-    Ok(cmp_lists(&components(a, &['.', '-'], "CRAN")?, &components(b, &['.', '-'], "CRAN")?))
+    Ok(cmp_lists(
+        &components(a, &['.', '-'], "CRAN")?,
+        &components(b, &['.', '-'], "CRAN")?,
+    ))
 }
 
 /// Hackage order: components numerically, a longer version above its prefix.
 pub fn compare_hackage(a: &str, b: &str) -> Result<Ordering, VersionError> {
-    Ok(cmp_lists(&components(a, &['.'], "Hackage")?, &components(b, &['.'], "Hackage")?))
+    Ok(cmp_lists(
+        &components(a, &['.'], "Hackage")?,
+        &components(b, &['.'], "Hackage")?,
+    ))
 }
 
 #[cfg(test)]

@@ -66,7 +66,11 @@ pub fn parse(input: &str) -> PyVersion {
         .unwrap_or_default();
     PyVersion::Pep440(Pep440 {
         epoch: num(get("epoch")),
-        release: get("release").unwrap_or_default().split('.').map(str::to_string).collect(),
+        release: get("release")
+            .unwrap_or_default()
+            .split('.')
+            .map(str::to_string)
+            .collect(),
         pre,
         post,
         dev,
@@ -76,7 +80,10 @@ pub fn parse(input: &str) -> PyVersion {
 
 fn legacy_key(s: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let found = LEGACY_PART.find_iter(s).map(|m| m.as_str()).chain(std::iter::once("final"));
+    let found = LEGACY_PART
+        .find_iter(s)
+        .map(|m| m.as_str())
+        .chain(std::iter::once("final"));
     for part in found {
         if part.is_empty() || part == "." {
             continue;
@@ -125,8 +132,20 @@ fn cmp_local(a: &[String], b: &[String]) -> Ordering {
 fn cmp_opt_num(a: &Option<String>, b: &Option<String>, none_first: bool) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
-        (None, Some(_)) => if none_first { Ordering::Less } else { Ordering::Greater },
-        (Some(_), None) => if none_first { Ordering::Greater } else { Ordering::Less },
+        (None, Some(_)) => {
+            if none_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (Some(_), None) => {
+            if none_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
         (Some(x), Some(y)) => cmp_digits(x, y),
     }
 }

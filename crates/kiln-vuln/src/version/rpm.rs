@@ -47,10 +47,18 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
             continue;
         }
         if ac {
-            return if j == b.len() { Ordering::Greater } else { Ordering::Less };
+            return if j == b.len() {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         if bc {
-            return if i == a.len() { Ordering::Less } else { Ordering::Greater };
+            return if i == a.len() {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         if i == a.len() || j == b.len() {
             break;
@@ -58,7 +66,13 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         let digit = a[i].is_ascii_digit();
         let run = |s: &[u8], mut k: usize| {
             let st = k;
-            while k < s.len() && (if digit { s[k].is_ascii_digit() } else { s[k].is_ascii_alphabetic() }) {
+            while k < s.len()
+                && (if digit {
+                    s[k].is_ascii_digit()
+                } else {
+                    s[k].is_ascii_alphabetic()
+                })
+            {
                 k += 1;
             }
             (st, k)
@@ -68,7 +82,11 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         i = ea;
         j = eb;
         if sb == eb {
-            return if digit { Ordering::Greater } else { Ordering::Less };
+            return if digit {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (mut x, mut y) = (&a[sa..ea], &b[sb..eb]);
         if digit {
@@ -101,13 +119,23 @@ pub fn split_evr(s: &str) -> (String, String, String) {
         Some((v, r)) => (v.to_string(), format!("-{r}")),
         None => (vr.to_string(), String::new()),
     };
-    (if epoch.is_empty() { "0".into() } else { epoch.into() }, version, release)
+    (
+        if epoch.is_empty() {
+            "0".into()
+        } else {
+            epoch.into()
+        },
+        version,
+        release,
+    )
 }
 
 /// RPM order; never fails (rpm compares any string).
 pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
     let (x, y) = (split_evr(a), split_evr(b));
-    Ok(rpmvercmp(&x.0, &y.0).then_with(|| rpmvercmp(&x.1, &y.1)).then_with(|| rpmvercmp(&x.2, &y.2)))
+    Ok(rpmvercmp(&x.0, &y.0)
+        .then_with(|| rpmvercmp(&x.1, &y.1))
+        .then_with(|| rpmvercmp(&x.2, &y.2)))
 }
 
 #[cfg(test)]

@@ -9,11 +9,10 @@ use regex::Regex;
 use super::VersionError;
 use super::num::cmp_digits;
 
-static VALID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:[0-9][0-9A-Za-z.\-]*)?\s*$")
-        .expect("static regex")
-});
-static SEGMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+|[a-zA-Z]+").expect("static regex"));
+static VALID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:[0-9][0-9A-Za-z.\-]*)?\s*$").expect("static regex"));
+static SEGMENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[0-9]+|[a-zA-Z]+").expect("static regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seg {
@@ -23,7 +22,10 @@ enum Seg {
 
 fn canonical_segments(input: &str) -> Result<Vec<Seg>, VersionError> {
     if !VALID.is_match(input) {
-        return Err(VersionError::new(input, "a RubyGems version starts with a number and holds only letters, digits, '.' and '-'"));
+        return Err(VersionError::new(
+            input,
+            "a RubyGems version starts with a number and holds only letters, digits, '.' and '-'",
+        ));
     }
     let s = input.trim().replace('-', ".pre.");
     let segs: Vec<Seg> = SEGMENT
@@ -38,7 +40,10 @@ fn canonical_segments(input: &str) -> Result<Vec<Seg>, VersionError> {
             }
         })
         .collect();
-    let split = segs.iter().position(|s| matches!(s, Seg::Str(_))).unwrap_or(segs.len());
+    let split = segs
+        .iter()
+        .position(|s| matches!(s, Seg::Str(_)))
+        .unwrap_or(segs.len());
     let (num, strs) = segs.split_at(split);
     let trim = |part: &[Seg]| {
         let mut v = part.to_vec();

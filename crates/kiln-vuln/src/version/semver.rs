@@ -21,7 +21,10 @@ pub struct SemverLike {
 pub fn parse(input: &str) -> Result<SemverLike, VersionError> {
     let s = input.strip_prefix('v').unwrap_or(input);
     if !s.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(VersionError::new(input, "a semantic version starts with a number"));
+        return Err(VersionError::new(
+            input,
+            "a semantic version starts with a number",
+        ));
     }
     let mut comps: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -55,7 +58,10 @@ pub fn parse(input: &str) -> Result<SemverLike, VersionError> {
         }
         rest = build;
     }
-    Ok(SemverLike { components: comps, rest })
+    Ok(SemverLike {
+        components: comps,
+        rest,
+    })
 }
 
 /// Compares dot-separated identifiers as semver precedence does: numbers numerically and

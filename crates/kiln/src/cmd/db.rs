@@ -78,7 +78,10 @@ pub fn report(global: &Global, r: &ImportReport) -> bool {
     }
     if !r.unknown_fields.is_empty() {
         let f: Vec<&str> = r.unknown_fields.iter().map(String::as_str).collect();
-        global.say(format!("note: fields not in the OSV schema were kept: {}", f.join(", ")));
+        global.say(format!(
+            "note: fields not in the OSV schema were kept: {}",
+            f.join(", ")
+        ));
     }
     global.say(format!(
         "imported {} advisories, ignored {} withdrawn, {} problem(s)",
@@ -96,7 +99,10 @@ fn import_loaded(db: &Database, loaded: Loaded) -> anyhow::Result<ImportReport> 
 }
 
 fn registry_options(insecure: bool) -> RegistryOptions {
-    RegistryOptions { insecure, ..Default::default() }
+    RegistryOptions {
+        insecure,
+        ..Default::default()
+    }
 }
 
 /// Runs `kiln db`.
@@ -114,33 +120,52 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             })
             .await?;
             let r = import_loaded(&db, loaded)?;
-            Ok(if report(global, &r) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report(global, &r) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Update { source, ecosystems } => {
             let db = Database::open_or_create(&path)?;
             let ecos: Vec<String> = if ecosystems.is_empty() {
-                import::DEFAULT_ECOSYSTEMS.iter().map(|s| s.to_string()).collect()
+                import::DEFAULT_ECOSYSTEMS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
             } else {
                 ecosystems
             };
             let mut loaded = Loaded::default();
             import::download(&source, &ecos, &mut loaded).await;
             let r = import_loaded(&db, loaded)?;
-            Ok(if report(global, &r) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report(global, &r) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Push { reference } => {
             let r = ImageRef::parse(&reference)?;
             let store = kiln_oci::open::open_store(&r, &registry_options(args.insecure_registry))?;
             let digest = kiln_vuln::artifact::push(&path, store.as_ref(), r.tag()).await?;
-            global.say(format!("pushed {} to {reference} ({digest})", path.display()));
+            global.say(format!(
+                "pushed {} to {reference} ({digest})",
+                path.display()
+            ));
             println!("{digest}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Pull { reference } => {
             let r = ImageRef::parse(&reference)?;
-            let store = kiln_oci::open::open_existing_store(&r, &registry_options(args.insecure_registry))?;
+            let store =
+                kiln_oci::open::open_existing_store(&r, &registry_options(args.insecure_registry))?;
             let st = kiln_vuln::artifact::pull(store.as_ref(), &r.selector(), &path).await?;
-            global.say(format!("pulled {} advisories into {}", st.advisories, path.display()));
+            global.say(format!(
+                "pulled {} advisories into {}",
+                st.advisories,
+                path.display()
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => {
@@ -152,7 +177,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 println!("database:       {}", st.path);
                 println!("schema version: {}", st.schema_version);
                 println!("advisories:     {}", st.advisories);
-                println!("data modified:  {}", st.data_modified.as_deref().unwrap_or("-"));
+                println!(
+                    "data modified:  {}",
+                    st.data_modified.as_deref().unwrap_or("-")
+                );
                 println!("last import:    {}", st.updated.as_deref().unwrap_or("-"));
             }
             Ok(ExitCode::SUCCESS)
@@ -174,4 +202,3 @@ pub fn warn_if_stale(db: &Database, max_age_days: u64, global: &Global) -> anyho
     }
     Ok(())
 }
-

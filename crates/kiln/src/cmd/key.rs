@@ -45,6 +45,30 @@ enum KeyCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Make a Notation certificate chain for a key: a new CA (its key is used once and
+    /// discarded) issuing a code-signing leaf for the key. Writes PREFIX.chain.pem (leaf,
+    /// then CA: give it to `kiln sign --signature-format notation --cert-chain`) and
+    /// PREFIX.ca.pem (put it in the verifiers' trust store).
+    Cert {
+        /// The signing key reference (file, `awskms://…`, `pkcs11:…`).
+        #[arg(long)]
+        key: String,
+        /// Prefix of the files written.
+        #[arg(long, default_value = "kiln")]
+        output_prefix: PathBuf,
+        /// The leaf's subject (RFC 4514); trust policies name it.
+        #[arg(long, default_value = "CN=Kiln Signer,O=Kiln,ST=WA,C=US")]
+        subject: String,
+        /// The CA's subject (RFC 4514).
+        #[arg(long, default_value = "CN=Kiln Signing CA,O=Kiln,ST=WA,C=US")]
+        ca_subject: String,
+        /// Validity of both certificates, in days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the public key of a key reference (file, `awskms://…`, `pkcs11:…`).
     PublicKey {
         /// The key reference.
@@ -150,6 +174,45 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 file::save_key_pair(&output_key_prefix, &private, password.as_bytes(), force)?;
             global.say(format!("Private key written to {}", k.display()));
             global.say(format!("Public key written to {}", p.display()));
+        }
+        KeyCommand::Cert {
+            key,
+            output_prefix,
+            subject,
+            ca_subject,
+            days,
+            force,
+        } => {
+            use kiln_sign::notation::cert::{CertRequest, EphemeralKey, make_chain, to_pem};
+            let with_ext = |ext: &str| {
+                let mut s = output_prefix.as_os_str().to_owned();
+                s.push(ext);
+                PathBuf::from(s)
+            };
+            let (chain_path, ca_path) = (with_ext(".chain.pem"), with_ext(".ca.pem"));
+            if !force {
+                for p in [&chain_path, &ca_path] {
+                    if p.exists() {
+                        bail!("{} exists (use --force to overwrite)", p.display());
+                    }
+                }
+            }
+            let signer = keys::open_signer(&key, &options_for(&key)?).await?;
+            let request = CertRequest {
+                ca_subject,
+                leaf_subject: subject,
+                validity: std::time::Duration::from_secs(days.saturating_mul(24 * 3600)),
+            };
+            let ca = EphemeralKey::generate();
+            let chain = make_chain(&*signer, &ca, &request).await?;
+            let chain_pem = to_pem(&chain.leaf_der) + &to_pem(&chain.ca_der);
+            kiln_oci::layout::write_atomically(&ca_path, to_pem(&chain.ca_der).as_bytes())?;
+            kiln_oci::layout::write_atomically(&chain_path, chain_pem.as_bytes())?;
+            global.say(format!(
+                "Certificate chain written to {}",
+                chain_path.display()
+            ));
+            global.say(format!("CA certificate written to {}", ca_path.display()));
         }
         KeyCommand::PublicKey { key, output } => {
             let options = options_for(&key)?;

@@ -5,6 +5,7 @@ pub mod build;
 pub mod db;
 pub mod image;
 pub mod key;
+pub mod policy;
 pub mod sbom;
 pub mod secrets;
 pub mod sign;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use kiln_sbom::format::{self, WriteOptions};
+use kiln_sbom::source::archive::{self, ArchiveKind};
 use kiln_sbom::source::dir::DirSource;
 use kiln_sbom::source::image::ImageSource;
 use kiln_sbom::source::tarball::TarSource;
@@ -26,7 +27,8 @@ pub enum Format {
 /// Arguments of `kiln sbom`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// What to catalog: dir:PATH, oci:PATH[:TAG], oci-dir:PATH, registry:REF, tar:FILE, or a
+    /// What to catalog: dir:PATH, oci:PATH[:TAG], oci-dir:PATH, registry:REF, oci-archive:FILE,
+    /// docker-archive:FILE, tar:FILE, or a
     /// path (a directory, an OCI layout, a tar or tar.gz).
     pub source: String,
     /// Output format.
@@ -65,10 +67,14 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             Box::new(img)
         }
         SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
-            anyhow::bail!(
-                "{}: archive image sources are not supported yet",
-                p.display()
-            )
+            let kind = match spec {
+                SourceSpec::OciArchive(_) => ArchiveKind::Oci,
+                _ => ArchiveKind::Docker,
+            };
+            let p = p.clone();
+            let img = tokio::task::spawn_blocking(move || archive::open(&p, kind)).await??;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
         }
     };
     let name = args.source.clone();

@@ -96,6 +96,10 @@ struct ScanArgs {
     /// With --history: only commits reachable from this branch.
     #[arg(long, value_name = "NAME", requires = "history")]
     branch: Option<String>,
+    /// Allow plain HTTP to a non-loopback registry for --image.
+    #[arg(long)]
+    insecure_registry: bool,
+
     /// Scan every layer of an image (oci:PATH[:TAG|@DIGEST] or a registry reference).
     #[arg(long, value_name = "REF")]
     image: Option<String>,
@@ -128,7 +132,12 @@ struct BaselineArgs {
     #[arg(long)]
     history: bool,
     /// Where to write the baseline.
-    #[arg(long, short = 'o', value_name = "FILE", default_value = ".kiln/secrets-baseline.json")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE",
+        default_value = ".kiln/secrets-baseline.json"
+    )]
     output: PathBuf,
     #[command(flatten)]
     rules: RuleOpts,
@@ -155,7 +164,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
 }
 
 fn scanner(opts: &RuleOpts, root: Option<&Path>, global: &Global) -> anyhow::Result<Scanner> {
-    let file = opts.config.clone().or_else(|| root.and_then(Config::discover));
+    let file = opts
+        .config
+        .clone()
+        .or_else(|| root.and_then(Config::discover));
     let cfg = match &file {
         Some(f) => {
             global.say(format!("rules: {}", f.display()));
@@ -196,7 +208,7 @@ fn collect(
     };
     let skipped = Mutex::new(0u64);
     let sink = |e: Event| match e {
-        Event::Finding(f) => findings.lock().unwrap_or_else(|p| p.into_inner()).push(f),
+        Event::Finding(f) => findings.lock().unwrap_or_else(|p| p.into_inner()).push(*f),
         Event::Progress(n) => bar.inc(n),
         Event::Notice(Notice::Skipped { path, reason }) => {
             *skipped.lock().unwrap_or_else(|p| p.into_inner()) += 1;
@@ -215,23 +227,38 @@ fn collect(
         (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
     });
     findings.dedup_by(|a, b| {
-        a.rule_id == b.rule_id && a.path == b.path && a.line == b.line && a.column == b.column
-            && a.layer == b.layer && a.commit == b.commit
+        a.rule_id == b.rule_id
+            && a.path == b.path
+            && a.line == b.line
+            && a.column == b.column
+            && a.layer == b.layer
+            && a.commit == b.commit
     });
     Ok((findings, stats))
 }
 
 fn scan(a: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if let Some(image) = &a.image {
-        let r = kiln_oci::ImageRef::parse(image).with_context(|| format!("image reference {image}"))?;
-        let kiln_oci::ImageRef::Layout { path, .. } = &r else {
-            anyhow::bail!(
-                "kiln secrets scan --image {image}: only oci: layouts are scanned in this build; \
-                 copy the image to a layout first (kiln image copy {image} oci:DIR:TAG)"
-            );
-        };
+        let r =
+            kiln_oci::ImageRef::parse(image).with_context(|| format!("image reference {image}"))?;
         let sc = scanner(&a.rules, None, global)?;
-        let view = image::open_layout_image(path, &r.selector())?;
+        let view = match &r {
+            kiln_oci::ImageRef::Layout { path, .. } => {
+                image::open_layout_image(path, &r.selector())?
+            }
+            kiln_oci::ImageRef::Registry { .. } => {
+                let options = kiln_oci::registry::RegistryOptions {
+                    insecure: a.insecure_registry,
+                    ..Default::default()
+                };
+                let store = kiln_oci::open::open_existing_store(&r, &options)
+                    .with_context(|| format!("opening {image}"))?;
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current()
+                        .block_on(image::open_store_image(store.as_ref(), &r.selector()))
+                })?
+            }
+        };
         let (findings, stats) = collect(global, "scanning image layers", |sink| {
             Ok(image::scan_view(&view, image, &sc, sink)?)
         })?;
@@ -248,7 +275,9 @@ fn scan(a: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             Ok(history::scan_history(&root, &opts, &sc, sink)?)
         })?
     } else {
-        collect(global, "scanning", |sink| Ok(dir::scan_dir(&root, &sc, sink)?))?
+        collect(global, "scanning", |sink| {
+            Ok(dir::scan_dir(&root, &sc, sink)?)
+        })?
     };
     report(findings, stats, &sc, &a.out, global)
 }
@@ -261,7 +290,13 @@ fn protect(a: ProtectArgs, global: &Global) -> anyhow::Result<ExitCode> {
     report(findings, stats, &sc, &a.out, global)
 }
 
-fn report(findings: Vec<Finding>, stats: Stats, sc: &Scanner, out: &OutOpts, global: &Global) -> anyhow::Result<ExitCode> {
+fn report(
+    findings: Vec<Finding>,
+    stats: Stats,
+    sc: &Scanner,
+    out: &OutOpts,
+    global: &Global,
+) -> anyhow::Result<ExitCode> {
     let total = findings.len();
     let findings = match &out.baseline {
         Some(p) => {
@@ -274,7 +309,10 @@ fn report(findings: Vec<Finding>, stats: Stats, sc: &Scanner, out: &OutOpts, glo
     let reveal = out.no_redact;
     match out.format {
         Format::Json => {
-            let recs: Vec<FindingRecord<'_>> = findings.iter().map(|f| FindingRecord::new(f, reveal)).collect();
+            let recs: Vec<FindingRecord<'_>> = findings
+                .iter()
+                .map(|f| FindingRecord::new(f, reveal))
+                .collect();
             emit_json(&recs, out.output.as_deref())?;
         }
         Format::Sarif => emit_json(
@@ -320,22 +358,38 @@ fn table(findings: &[Finding], reveal: bool) -> String {
     ]];
     for f in findings {
         let origin = match (&f.commit, &f.layer) {
-            (Some(c), _) => format!("{} {} <{}> {}", &c.id[..c.id.len().min(12)], c.author, c.email, c.date),
+            (Some(c), _) => format!(
+                "{} {} <{}> {}",
+                &c.id[..c.id.len().min(12)],
+                c.author,
+                c.email,
+                c.date
+            ),
             (None, Some(l)) => format!("layer {l}{}", if f.deleted { " (deleted)" } else { "" }),
             _ => "-".to_string(),
         };
         rows.push([
             f.rule_id.clone(),
             format!("{}:{}:{}", f.path, f.line, f.column),
-            if reveal { f.secret.expose().to_string() } else { f.secret.masked() },
+            if reveal {
+                f.secret.expose().to_string()
+            } else {
+                f.secret.masked()
+            },
             origin,
             f.fingerprint(),
         ]);
     }
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for r in rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
@@ -346,17 +400,29 @@ fn baseline(a: BaselineArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let sc = scanner(&a.rules, Some(&a.path), global)?;
     let (findings, _) = if a.history {
         collect(global, "scanning history", |sink| {
-            Ok(history::scan_history(&a.path, &history::HistoryOptions::default(), &sc, sink)?)
+            Ok(history::scan_history(
+                &a.path,
+                &history::HistoryOptions::default(),
+                &sc,
+                sink,
+            )?)
         })?
     } else {
-        collect(global, "scanning", |sink| Ok(dir::scan_dir(&a.path, &sc, sink)?))?
+        collect(global, "scanning", |sink| {
+            Ok(dir::scan_dir(&a.path, &sc, sink)?)
+        })?
     };
     let b = Baseline::from_findings(&findings);
     if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     emit(&b.to_bytes(), Some(&a.output))?;
-    global.say(format!("baseline {} accepts {} finding(s)", a.output.display(), b.findings.len()));
+    global.say(format!(
+        "baseline {} accepts {} finding(s)",
+        a.output.display(),
+        b.findings.len()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -155,6 +155,9 @@ pub async fn sign(args: SignArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if args.signature_format == SignatureFormat::Notation && args.cert_chain.is_none() {
         bail!("--signature-format notation needs --cert-chain FILE");
     }
+    if args.signature_format == SignatureFormat::Notation && !args.bundle {
+        return sign_notation(args, global).await;
+    }
     let format = storage(args.bundle, args.signature_format)?;
     let target = open_image(&args.image, args.insecure_registry).await?;
     let signer = keys::open_signer(&args.key, &options_for(&args.key)?).await?;
@@ -166,6 +169,36 @@ pub async fn sign(args: SignArgs, global: &Global) -> anyhow::Result<ExitCode> {
         format,
     )
     .await?;
+    report_stored(global, args.format, "Signed", &target, &stored)
+}
+
+/// `kiln sign --signature-format notation`: a JWS envelope with the X.509 chain, pushed
+/// as a referrer.
+async fn sign_notation(args: SignArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let chain_path = args
+        .cert_chain
+        .as_deref()
+        .context("--cert-chain is required")?;
+    let data =
+        std::fs::read(chain_path).with_context(|| format!("reading {}", chain_path.display()))?;
+    let chain =
+        kiln_sign::notation::cert::parse_certificates(&data, &chain_path.display().to_string())?;
+    let target = open_image(&args.image, args.insecure_registry).await?;
+    let signer = keys::open_signer(&args.key, &options_for(&args.key)?).await?;
+    let sig = kiln_sign::notation::image::sign_image(
+        &*target.store,
+        &target.manifest.descriptor(),
+        &*signer,
+        &chain,
+        None,
+    )
+    .await?;
+    let stored = cosign::Stored {
+        image: target.manifest.digest.to_string(),
+        manifest: sig.manifest.digest.to_string(),
+        tag: None,
+        format: "notation",
+    };
     report_stored(global, args.format, "Signed", &target, &stored)
 }
 
@@ -226,8 +259,8 @@ pub async fn attest(args: AttestArgs, global: &Global) -> anyhow::Result<ExitCod
 
 /// Runs `kiln verify`.
 pub async fn verify(args: VerifyArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    if args.trust_policy.is_some() {
-        bail!("Notation verification (--trust-policy) is not available in this build yet");
+    if let Some(policy) = args.trust_policy.as_deref() {
+        return verify_notation(&args, policy, global).await;
     }
     let Some(key_ref) = args.key.as_deref() else {
         bail!("--key is required")
@@ -274,4 +307,66 @@ pub async fn verify(args: VerifyArgs, global: &Global) -> anyhow::Result<ExitCod
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `kiln verify --trust-policy FILE --trust-store DIR`: Notation signatures under the
+/// trust policy that applies to the image's repository.
+async fn verify_notation(
+    args: &VerifyArgs,
+    policy_path: &std::path::Path,
+    global: &Global,
+) -> anyhow::Result<ExitCode> {
+    use kiln_sign::notation::NotationError;
+    use kiln_sign::notation::image::{Verification, verify_image};
+    use kiln_sign::notation::policy::{TrustPolicyDocument, TrustStore};
+    let store_dir = args
+        .trust_store
+        .as_deref()
+        .context("--trust-store is required")?;
+    let policy = TrustPolicyDocument::load(policy_path)?;
+    let trust_store = TrustStore::open(store_dir)?;
+    let target = open_image(&args.image, args.insecure_registry).await?;
+    let image = format!("{}@{}", target.reference.location(), target.manifest.digest);
+    let result = verify_image(
+        &*target.store,
+        &target.manifest.descriptor(),
+        &target.reference.location(),
+        &policy,
+        &trust_store,
+    )
+    .await;
+    let doc = match result {
+        Ok(Verification::Verified(v)) => serde_json::json!({
+            "image": image, "verified": true, "format": "notation",
+            "signature": v.signature_digest.to_string(), "policy": v.policy,
+            "signer": v.signer_subject, "signing_time": v.signing_time_rfc3339(), "logged": v.logged,
+        }),
+        Ok(Verification::Skipped { policy }) => serde_json::json!({
+            "image": image, "verified": false, "skipped": true, "policy": policy,
+        }),
+        Err(NotationError::Verification(reason)) => {
+            if args.format == OutFormat::Json {
+                output::emit_json(
+                    &serde_json::json!({"image": image, "verified": false, "reason": reason}),
+                    None,
+                )?;
+            }
+            eprintln!("Error: verification failed: {reason}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match args.format {
+        OutFormat::Json => output::emit_json(&doc, None)?,
+        OutFormat::Text if doc["verified"] == true => global.say(format!(
+            "Verified {image}: Notation signature by {} under trust policy {}",
+            doc["signer"].as_str().unwrap_or_default(),
+            doc["policy"].as_str().unwrap_or_default()
+        )),
+        OutFormat::Text => global.say(format!(
+            "Skipped {image}: trust policy {} has level skip",
+            doc["policy"].as_str().unwrap_or_default()
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,11 @@ pub enum Command {
     /// Scan an SBOM (SPDX, CycloneDX, Kiln JSON), a directory or an image.
     Scan(ScanArgs),
     /// Print <, = or > for two versions as ECOSYSTEM orders them.
-    Compare { ecosystem: String, a: String, b: String },
+    Compare {
+        ecosystem: String,
+        a: String,
+        b: String,
+    },
 }
 
 /// Arguments of `kiln vuln scan`.
@@ -98,7 +102,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
 async fn load_catalog(args: &ScanArgs, global: &Global) -> anyhow::Result<Catalog> {
     let as_file = PathBuf::from(&args.source);
     if as_file.is_file() {
-        let bytes = std::fs::read(&as_file).with_context(|| format!("reading {}", as_file.display()))?;
+        let bytes =
+            std::fs::read(&as_file).with_context(|| format!("reading {}", as_file.display()))?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
             return Ok(kiln_sbom::format::read(&bytes, &args.source)?);
         }
@@ -116,20 +121,27 @@ async fn load_catalog(args: &ScanArgs, global: &Global) -> anyhow::Result<Catalo
         }
         SourceSpec::Registry(r) => {
             let reference = kiln_oci::ImageRef::parse(r)?;
-            let opts = kiln_oci::registry::RegistryOptions { insecure: args.insecure_registry, ..Default::default() };
+            let opts = kiln_oci::registry::RegistryOptions {
+                insecure: args.insecure_registry,
+                ..Default::default()
+            };
             let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
             let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
             image_digest = Some(img.digest().to_string());
             Box::new(img)
         }
         SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
-            anyhow::bail!("{}: archive image sources are not supported yet", p.display())
+            anyhow::bail!(
+                "{}: archive image sources are not supported yet",
+                p.display()
+            )
         }
     };
     let name = args.source.clone();
-    let outcome = tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
-        .await?
-        .with_context(|| format!("cataloging {}", args.source))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
+            .await?
+            .with_context(|| format!("cataloging {}", args.source))?;
     for w in &outcome.warnings {
         global.say(format!("warning: {w}"));
     }
@@ -138,12 +150,12 @@ async fn load_catalog(args: &ScanArgs, global: &Global) -> anyhow::Result<Catalo
     Ok(catalog)
 }
 
+/// The current time as RFC 3339 UTC.
 fn now() -> String {
-    chrono_like_now()
-}
-
-fn chrono_like_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     // RFC 3339 in UTC without a date library: days since the epoch to a civil date.
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let z = days as i64 + 719_468;
@@ -155,7 +167,12 @@ fn chrono_like_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
@@ -166,16 +183,25 @@ async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     warn_if_stale(&db, args.max_age_days, global)?;
     let mut statements = Vec::new();
     for v in &args.vex {
-        let bytes = std::fs::read(v).with_context(|| format!("reading VEX document {}", v.display()))?;
+        let bytes =
+            std::fs::read(v).with_context(|| format!("reading VEX document {}", v.display()))?;
         statements.extend(kiln_vuln::vex::read(&bytes, &v.display().to_string())?);
     }
+    let scan_started = std::time::Instant::now();
     let mut result = {
         let reader = db.reader()?;
         kiln_vuln::scan::scan(&reader, &catalog)?
     };
+    tracing::info!(
+        "matched {} packages in {:.1} ms",
+        catalog.packages.len(),
+        scan_started.elapsed().as_secs_f64() * 1000.0
+    );
     kiln_vuln::vex::apply(&mut result.findings, &statements);
     if !args.severity.is_empty() {
-        result.findings.retain(|f| args.severity.contains(&f.severity));
+        result
+            .findings
+            .retain(|f| args.severity.contains(&f.severity));
     }
     for w in &result.warnings {
         global.say(format!("warning: {w}"));
@@ -191,8 +217,13 @@ async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             emit(text.as_bytes(), args.output.as_deref())?;
         }
         Format::Json => emit_json(&report::json(&result, &args.source), args.output.as_deref())?,
-        Format::Sarif => emit_json(&report::sarif(&result, &args.source, version), args.output.as_deref())?,
-        Format::CyclonedxJson => emit_json(&report::cyclonedx(&result, version), args.output.as_deref())?,
+        Format::Sarif => emit_json(
+            &report::sarif(&result, &args.source, version),
+            args.output.as_deref(),
+        )?,
+        Format::CyclonedxJson => {
+            emit_json(&report::cyclonedx(&result, version), args.output.as_deref())?
+        }
         Format::CosignVuln => {
             let st = db.status()?;
             let p = report::cosign_predicate(
@@ -207,7 +238,6 @@ async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             emit_json(&p, args.output.as_deref())?
         }
     }
-    let counted = result.findings.iter().filter(|f| !f.suppressed);
     let suppressed = result.findings.iter().filter(|f| f.suppressed).count();
     global.say(format!(
         "{} finding(s) in {} package(s) scanned, {suppressed} suppressed by VEX",
@@ -215,7 +245,10 @@ async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         result.packages_scanned
     ));
     if let Some(min) = args.fail_on
-        && counted.clone().any(|f| f.severity >= min)
+        && result
+            .findings
+            .iter()
+            .any(|f| !f.suppressed && f.severity >= min)
     {
         return Ok(ExitCode::from(args.exit_code));
     }
