@@ -584,7 +584,7 @@ mod tests {
         );
         assert_eq!(
             l.descriptor.digest.to_string(),
-            "sha256:ecd70bc2523c3da2d14594259b396dcfb8b93aab70c8ab3e3cf86d03a3ba94f7"
+            "sha256:1f3c47206f61963c62c889108f66943631830ba246de8d58896ca9b7d24d447d"
         );
     }
 
