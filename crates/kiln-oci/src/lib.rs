@@ -18,6 +18,7 @@ pub mod open;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod time;
 
 pub use digest::Digest;
 pub use error::{OciError, Result};

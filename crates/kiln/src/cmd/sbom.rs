@@ -44,46 +44,8 @@ pub struct Args {
 
 /// Runs `kiln sbom`.
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let spec = SourceSpec::parse(&args.source)?;
-    let mut image_digest = None;
-    let mut source: Box<dyn Source + Send> = match &spec {
-        SourceSpec::Dir(p) => Box::new(DirSource::open(p)?),
-        SourceSpec::Tar(p) => Box::new(TarSource::open(p)),
-        SourceSpec::Layout(r) => {
-            let r = r.clone();
-            let img = tokio::task::spawn_blocking(move || ImageSource::open_layout(&r)).await??;
-            image_digest = Some(img.digest().to_string());
-            Box::new(img)
-        }
-        SourceSpec::Registry(r) => {
-            let reference = kiln_oci::ImageRef::parse(r)?;
-            let opts = kiln_oci::registry::RegistryOptions {
-                insecure: args.insecure_registry,
-                ..Default::default()
-            };
-            let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
-            let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
-            image_digest = Some(img.digest().to_string());
-            Box::new(img)
-        }
-        SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
-            let kind = match spec {
-                SourceSpec::OciArchive(_) => ArchiveKind::Oci,
-                _ => ArchiveKind::Docker,
-            };
-            let p = p.clone();
-            let img = tokio::task::spawn_blocking(move || archive::open(&p, kind)).await??;
-            image_digest = Some(img.digest().to_string());
-            Box::new(img)
-        }
-    };
-    let name = args.source.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
-            .await?
-            .with_context(|| format!("cataloging {}", args.source))?;
-    let mut catalog = outcome.catalog;
-    catalog.image_digest = image_digest;
+    let outcome = catalog(&args.source, args.insecure_registry).await?;
+    let catalog = outcome.catalog;
     for w in &outcome.warnings {
         global.say(format!("warning: {w}"));
     }
@@ -119,4 +81,52 @@ fn created() -> i64 {
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0)
         })
+}
+
+/// Catalogs `source_arg` (any source `kiln sbom` takes), with the image digest set for
+/// image sources. Shared by `kiln sbom` and `kiln vuln scan`.
+pub(crate) async fn catalog(
+    source_arg: &str,
+    insecure_registry: bool,
+) -> anyhow::Result<kiln_sbom::Outcome> {
+    let spec = SourceSpec::parse(source_arg)?;
+    let mut image_digest = None;
+    let mut source: Box<dyn Source + Send> = match &spec {
+        SourceSpec::Dir(p) => Box::new(DirSource::open(p)?),
+        SourceSpec::Tar(p) => Box::new(TarSource::open(p)),
+        SourceSpec::Layout(r) => {
+            let r = r.clone();
+            let img = tokio::task::spawn_blocking(move || ImageSource::open_layout(&r)).await??;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::Registry(r) => {
+            let reference = kiln_oci::ImageRef::parse(r)?;
+            let opts = kiln_oci::registry::RegistryOptions {
+                insecure: insecure_registry,
+                ..Default::default()
+            };
+            let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
+            let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+        SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
+            let kind = match spec {
+                SourceSpec::OciArchive(_) => ArchiveKind::Oci,
+                _ => ArchiveKind::Docker,
+            };
+            let p = p.clone();
+            let img = tokio::task::spawn_blocking(move || archive::open(&p, kind)).await??;
+            image_digest = Some(img.digest().to_string());
+            Box::new(img)
+        }
+    };
+    let name = source_arg.to_string();
+    let mut outcome =
+        tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
+            .await?
+            .with_context(|| format!("cataloging {source_arg}"))?;
+    outcome.catalog.image_digest = image_digest;
+    Ok(outcome)
 }

@@ -7,10 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use kiln_sbom::Catalog;
-use kiln_sbom::source::dir::DirSource;
-use kiln_sbom::source::image::ImageSource;
-use kiln_sbom::source::tarball::TarSource;
-use kiln_sbom::source::{Source, SourceSpec};
 use kiln_vuln::db::Database;
 use kiln_vuln::report;
 use kiln_vuln::severity::Rating;
@@ -108,46 +104,11 @@ async fn load_catalog(args: &ScanArgs, global: &Global) -> anyhow::Result<Catalo
             return Ok(kiln_sbom::format::read(&bytes, &args.source)?);
         }
     }
-    let spec = SourceSpec::parse(&args.source)?;
-    let mut image_digest = None;
-    let mut source: Box<dyn Source + Send> = match &spec {
-        SourceSpec::Dir(p) => Box::new(DirSource::open(p)?),
-        SourceSpec::Tar(p) => Box::new(TarSource::open(p)),
-        SourceSpec::Layout(r) => {
-            let r = r.clone();
-            let img = tokio::task::spawn_blocking(move || ImageSource::open_layout(&r)).await??;
-            image_digest = Some(img.digest().to_string());
-            Box::new(img)
-        }
-        SourceSpec::Registry(r) => {
-            let reference = kiln_oci::ImageRef::parse(r)?;
-            let opts = kiln_oci::registry::RegistryOptions {
-                insecure: args.insecure_registry,
-                ..Default::default()
-            };
-            let store = kiln_oci::open::open_existing_store(&reference, &opts)?;
-            let img = ImageSource::open_store(store.as_ref(), &reference.selector()).await?;
-            image_digest = Some(img.digest().to_string());
-            Box::new(img)
-        }
-        SourceSpec::OciArchive(p) | SourceSpec::DockerArchive(p) => {
-            anyhow::bail!(
-                "{}: archive image sources are not supported yet",
-                p.display()
-            )
-        }
-    };
-    let name = args.source.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || kiln_sbom::catalog_source(source.as_mut(), &name))
-            .await?
-            .with_context(|| format!("cataloging {}", args.source))?;
+    let outcome = crate::cmd::sbom::catalog(&args.source, args.insecure_registry).await?;
     for w in &outcome.warnings {
         global.say(format!("warning: {w}"));
     }
-    let mut catalog = outcome.catalog;
-    catalog.image_digest = image_digest;
-    Ok(catalog)
+    Ok(outcome.catalog)
 }
 
 /// The current time as RFC 3339 UTC.
@@ -156,23 +117,7 @@ fn now() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    // RFC 3339 in UTC without a date library: days since the epoch to a civil date.
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    kiln_oci::time::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 async fn scan(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
