@@ -26,4 +26,5 @@ for run in 1 2 3; do
   python3 -c "print(f'scan run $run: $match (database open), whole command {($end-$start)*1000:.0f} ms, $findings findings')"
 done
 # Repeated scans in one process, database open (the first run reads pages from disk).
-target/release/examples/scan_timing "$WORK/vuln.db" "$WORK/sbom.json" 5
+# It imports into its own file so it measures the kiln-vuln just built even with NO_BUILD.
+target/release/examples/scan_timing "$WORK/timing.db" "$WORK/sbom.json" 5 "$WORK/all.zip"

@@ -1,6 +1,7 @@
 //! The local vulnerability database: a single redb file holding compact OSV records by id,
 //! an index by (ecosystem, package name), and metadata (schema version, the data's
-//! last-modified time, when it was last imported).
+//! last-modified time, when it was last imported), and the compact match index
+//! ([`crate::matchidx`]) a scan reads instead of the full records.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,11 +16,15 @@ use crate::osv::{Record, ecosystem_base, normalize_name};
 use crate::version::Scheme;
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added the compact match index; a version-1 file is upgraded in place when opened
+/// for import, and refused for scanning with a message to re-import.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 const INDEX: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("index");
+/// `ecosystem base \0 normalized name \0 id` -> [`crate::matchidx`] bytes.
+const MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("match");
 
 /// Database errors, each naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +35,14 @@ pub enum DbError {
         "vulnerability database {path} has schema version {found}, newer than this kiln supports ({supported}): upgrade kiln or re-import the data into a new file"
     )]
     NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "vulnerability database {path} has schema version {found}, older than this kiln reads ({supported}): run `kiln db import` or `kiln db update` on it to upgrade it"
+    )]
+    OlderSchema {
         path: PathBuf,
         found: u32,
         supported: u32,
@@ -109,6 +122,25 @@ fn index_key(ecosystem: &str, name: &str) -> String {
     )
 }
 
+fn match_key(index_key: &str, id: &str) -> String {
+    format!("{index_key}\0{id}")
+}
+
+/// The record's affected entries grouped by index key, with their positions.
+fn affected_by_key(r: &Record) -> BTreeMap<String, Vec<(usize, &crate::osv::Affected)>> {
+    let mut by_key: BTreeMap<String, Vec<(usize, &crate::osv::Affected)>> = BTreeMap::new();
+    for (i, a) in r.affected.iter().enumerate() {
+        if a.package.name.is_empty() {
+            continue;
+        }
+        by_key
+            .entry(index_key(&a.package.ecosystem, &a.package.name))
+            .or_default()
+            .push((i, a));
+    }
+    by_key
+}
+
 impl Database {
     fn err(&self, e: impl Into<redb::Error>) -> DbError {
         DbError::Store {
@@ -133,7 +165,7 @@ impl Database {
             db,
             path: path.to_path_buf(),
         };
-        me.check_schema()?;
+        me.check_schema(true)?;
         Ok(me)
     }
 
@@ -152,7 +184,7 @@ impl Database {
             db,
             path: path.to_path_buf(),
         };
-        me.check_schema()?;
+        me.check_schema(false)?;
         Ok(me)
     }
 
@@ -173,7 +205,8 @@ impl Database {
             .map(|v| v.value().to_string()))
     }
 
-    fn check_schema(&self) -> Result<(), DbError> {
+    /// Checks the schema version; an older file is upgraded when `upgrade`, else refused.
+    fn check_schema(&self, upgrade: bool) -> Result<(), DbError> {
         match self.meta("schema_version")? {
             None => {
                 let tx = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -183,6 +216,7 @@ impl Database {
                         .map_err(|e| self.err(e))?;
                     tx.open_table(RECORDS).map_err(|e| self.err(e))?;
                     tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
+                    tx.open_table(MATCH).map_err(|e| self.err(e))?;
                 }
                 tx.commit().map_err(|e| self.err(e))?;
                 Ok(())
@@ -199,9 +233,52 @@ impl Database {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if found < SCHEMA_VERSION {
+                    if !upgrade {
+                        return Err(DbError::OlderSchema {
+                            path: self.path.clone(),
+                            found,
+                            supported: SCHEMA_VERSION,
+                        });
+                    }
+                    self.rebuild_match_index()?;
+                }
                 Ok(())
             }
         }
+    }
+
+    /// Builds the match index from the stored records and records the current schema version.
+    fn rebuild_match_index(&self) -> Result<(), DbError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
+            tx.delete_table(MATCH).map_err(|e| self.err(e))?;
+            let mut matches = tx.open_table(MATCH).map_err(|e| self.err(e))?;
+            for item in recs.iter().map_err(|e| self.err(e))? {
+                let (id, bytes) = item.map_err(|e| self.err(e))?;
+                let r: Record =
+                    serde_json::from_slice(bytes.value()).map_err(|e| DbError::Corrupt {
+                        path: self.path.clone(),
+                        id: id.value().to_string(),
+                        message: e.to_string(),
+                    })?;
+                for (key, entries) in affected_by_key(&r) {
+                    matches
+                        .insert(
+                            match_key(&key, &r.id).as_str(),
+                            crate::matchidx::encode(entries).as_slice(),
+                        )
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Writes records in one transaction: withdrawn ones are removed, others replace any
@@ -216,6 +293,7 @@ impl Database {
         {
             let mut recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
             let mut index = tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
+            let mut matches = tx.open_table(MATCH).map_err(|e| self.err(e))?;
             for mut r in records {
                 let old: Option<Vec<u8>> = recs
                     .get(r.id.as_str())
@@ -228,6 +306,15 @@ impl Database {
                                 .remove(
                                     index_key(&a.package.ecosystem, &a.package.name).as_str(),
                                     old.id.as_str(),
+                                )
+                                .map_err(|e| self.err(e))?;
+                            matches
+                                .remove(
+                                    match_key(
+                                        &index_key(&a.package.ecosystem, &a.package.name),
+                                        &old.id,
+                                    )
+                                    .as_str(),
                                 )
                                 .map_err(|e| self.err(e))?;
                         }
@@ -253,6 +340,14 @@ impl Database {
                         .insert(
                             index_key(&a.package.ecosystem, &a.package.name).as_str(),
                             r.id.as_str(),
+                        )
+                        .map_err(|e| self.err(e))?;
+                }
+                for (key, entries) in affected_by_key(&r) {
+                    matches
+                        .insert(
+                            match_key(&key, &r.id).as_str(),
+                            crate::matchidx::encode(entries).as_slice(),
                         )
                         .map_err(|e| self.err(e))?;
                 }
@@ -288,10 +383,12 @@ impl Database {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let recs = tx.open_table(RECORDS).map_err(|e| self.err(e))?;
         let index = tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
+        let matches = tx.open_table(MATCH).map_err(|e| self.err(e))?;
         Ok(Reader {
             db: self,
             recs,
             index,
+            matches,
         })
     }
 
@@ -327,6 +424,14 @@ pub struct Reader<'a> {
     db: &'a Database,
     recs: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     index: redb::ReadOnlyMultimapTable<&'static str, &'static str>,
+    matches: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+}
+
+/// One advisory's affected entries for a looked-up package, from the match index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: String,
+    pub entries: Vec<crate::matchidx::Entry>,
 }
 
 impl Reader<'_> {
@@ -350,6 +455,34 @@ impl Reader<'_> {
                     message: e.to_string(),
                 })?;
             out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// The match-index entries filed under (ecosystem base name, package name), by id: one
+    /// range read over a key prefix, no JSON parsed.
+    pub fn candidates(&self, ecosystem: &str, name: &str) -> Result<Vec<Candidate>, DbError> {
+        let key = index_key(ecosystem, name);
+        let start = format!("{key}\0");
+        let end = format!("{key}\u{1}");
+        let mut out = Vec::new();
+        for item in self
+            .matches
+            .range::<&str>(start.as_str()..end.as_str())
+            .map_err(|e| self.db.err(e))?
+        {
+            let (k, v) = item.map_err(|e| self.db.err(e))?;
+            let id = k.value().get(start.len()..).unwrap_or_default();
+            let entries =
+                crate::matchidx::decode(v.value()).map_err(|message| DbError::Corrupt {
+                    path: self.db.path.clone(),
+                    id: id.to_string(),
+                    message,
+                })?;
+            out.push(Candidate {
+                id: id.to_string(),
+                entries,
+            });
         }
         Ok(out)
     }
@@ -407,6 +540,46 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        assert!(
+            db.reader()
+                .unwrap()
+                .candidates("PyPI", "foo-bar")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn older_schema_is_upgraded_for_import_and_refused_for_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.db");
+        {
+            let db = Database::open_or_create(&p).unwrap();
+            db.import([rec(
+                r#"{"id":"A-1","affected":[{"package":{"ecosystem":"npm","name":"x"},"versions":["1.0.0"]}]}"#,
+            )])
+            .unwrap();
+            let cands = db.reader().unwrap().candidates("npm", "x").unwrap();
+            assert_eq!(cands.len(), 1);
+            assert_eq!(cands[0].id, "A-1");
+            assert_eq!(cands[0].entries[0].affected.versions, ["1.0.0"]);
+            // Make it look like a version-1 file: no match index.
+            let tx = db.db.begin_write().unwrap();
+            tx.delete_table(MATCH).unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert("schema_version", "1")
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let e = Database::open(&p).err().unwrap().to_string();
+        assert!(e.contains("schema version 1") && e.contains("v.db"), "{e}");
+        let db = Database::open_or_create(&p).unwrap();
+        assert_eq!(db.status().unwrap().schema_version, SCHEMA_VERSION);
+        let cands = db.reader().unwrap().candidates("npm", "x").unwrap();
+        assert_eq!(cands.len(), 1);
+        drop(db);
+        assert!(Database::open(&p).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod db;
 pub mod import;
+pub mod matchidx;
 pub mod osv;
 pub mod purl;
 pub mod range;

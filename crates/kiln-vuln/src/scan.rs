@@ -241,18 +241,26 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
         ..Default::default()
     };
     let mut seen_packages = BTreeSet::new();
-    for pkg in &catalog.packages {
+    // (position in the catalog, package, target), first occurrence of each package only.
+    let mut todo: Vec<(usize, &Package, Target)> = Vec::new();
+    for (pos, pkg) in catalog.packages.iter().enumerate() {
         let Some(t) = target(pkg, catalog.distro.as_ref()) else {
             continue;
         };
-        if !seen_packages.insert((
+        if seen_packages.insert((
             t.ecosystem,
             pkg.name.clone(),
             pkg.version.clone(),
             pkg.purl.clone(),
         )) {
-            continue;
+            todo.push((pos, pkg, t));
         }
+    }
+    // Look up in key order so the index pages are read in order, each once; findings are
+    // put back in catalog order below.
+    todo.sort_by(|a, b| (a.2.ecosystem, &a.2.name).cmp(&(b.2.ecosystem, &b.2.name)));
+    let mut per_package: Vec<(usize, Vec<Finding>)> = Vec::with_capacity(todo.len());
+    for (pos, pkg, t) in todo {
         let scheme = match Scheme::for_ecosystem(t.ecosystem) {
             Ok(s) => s,
             Err(e) => {
@@ -269,13 +277,12 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
             ));
         }
         let mut hits: Vec<Hit> = Vec::new();
-        for record in reader.lookup(t.ecosystem, &t.name)? {
+        for cand in reader.candidates(t.ecosystem, &t.name)? {
             let mut fixed = Vec::new();
             let mut matched = Vec::new();
-            for (i, a) in record.affected.iter().enumerate() {
+            for entry in &cand.entries {
+                let a = &entry.affected;
                 if ecosystem_base(&a.package.ecosystem) != t.ecosystem
-                    || crate::osv::normalize_name(t.ecosystem, &a.package.name)
-                        != crate::osv::normalize_name(t.ecosystem, &t.name)
                     || !release_matches(&a.package.ecosystem, t.release.as_deref())
                 {
                     continue;
@@ -285,25 +292,34 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
                     if !p.contains(&format!("{:?}", pkg.version)) {
                         result
                             .warnings
-                            .push(format!("{}: {}: {p}", record.id, a.package.name));
+                            .push(format!("{}: {}: {p}", cand.id, a.package.name));
                     }
                 }
                 if v.affected {
-                    matched.push(i);
+                    matched.push(entry.index as usize);
                     fixed.extend(v.fixed);
                 }
             }
-            if !matched.is_empty() {
-                let severities = record_severities(&record, &matched);
-                hits.push(Hit {
-                    record,
-                    fixed,
-                    severities,
-                });
+            if matched.is_empty() {
+                continue;
             }
+            // Only advisories that match are read in full.
+            let Some(record) = reader.get(&cand.id)? else {
+                continue;
+            };
+            let severities = record_severities(&record, &matched);
+            hits.push(Hit {
+                record,
+                fixed,
+                severities,
+            });
         }
-        result.findings.extend(merge(hits, pkg, &t, scheme));
+        per_package.push((pos, merge(hits, pkg, &t, scheme)));
     }
+    per_package.sort_by_key(|(pos, _)| *pos);
+    result
+        .findings
+        .extend(per_package.into_iter().flat_map(|(_, f)| f));
     result.warnings.sort();
     result.warnings.dedup();
     Ok(result)

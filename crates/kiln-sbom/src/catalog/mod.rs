@@ -6,7 +6,9 @@
 pub mod apk;
 pub mod dotnet;
 pub mod dpkg;
+pub mod go_binary;
 pub mod golang;
+pub mod java;
 pub mod javascript;
 pub mod osrelease;
 pub mod php;
@@ -93,6 +95,7 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(apk::Apk),
         Box::new(rust::CargoLock),
         Box::new(golang::GoMod),
+        Box::new(go_binary::GoBinary),
         Box::new(javascript::PackageLock),
         Box::new(javascript::YarnLock),
         Box::new(javascript::PnpmLock),
@@ -104,6 +107,7 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(ruby::GemfileLock),
         Box::new(php::Composer),
         Box::new(dotnet::Dotnet),
+        Box::new(java::JavaArchive),
     ]
 }
 
