@@ -35,26 +35,11 @@ Statement.copy_from_pb(json_format.Parse(e.payload, statement_pb2.Statement())).
 print("OK")
 "#;
 
-fn kiln(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(dir)
-        .args(args)
-        .env_remove("COSIGN_PASSWORD")
-        .env("KILN_PASSWORD", PASSWORD);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().unwrap();
-    assert!(!text(&out).contains(PASSWORD), "the password leaked");
-    out
-}
+mod support;
+use support::text;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn kiln(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    support::kiln_with_password(dir, args, env, PASSWORD)
 }
 
 fn ok(o: Output) -> Output {
