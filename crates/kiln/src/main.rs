@@ -44,6 +44,16 @@ enum Command {
     Verify(cmd::sign::VerifyArgs),
     /// Check, test and convert deployment policies.
     Policy(cmd::policy::Args),
+    /// Run the Kubernetes admission webhook (and make its certificates).
+    Admit(cmd::admit::Args),
+    /// Write a commented kiln.yaml for the repository in the current directory.
+    Init(cmd::run::InitArgs),
+    /// Run the whole pipeline of kiln.yaml: secrets, build, SBOM, vulnerability gate, sign, attest, push.
+    Run(cmd::run::RunArgs),
+    /// Read the evidence of past runs (ledger and encrypted evidence store).
+    Evidence(cmd::evidence::Args),
+    /// Serve push webhooks, the dashboard and continuous re-scanning.
+    Server(cmd::server::Args),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +91,11 @@ fn main() -> ExitCode {
             Command::Attest(a) => cmd::sign::attest(a, &global).await,
             Command::Verify(a) => cmd::sign::verify(a, &global).await,
             Command::Policy(a) => cmd::policy::run(a, &global).await,
+            Command::Admit(a) => cmd::admit::run(a, &global).await,
+            Command::Init(a) => cmd::run::init(a, &global).await,
+            Command::Run(a) => cmd::run::run(a, &global).await,
+            Command::Evidence(a) => cmd::evidence::run(a, &global).await,
+            Command::Server(a) => cmd::server::run(a, &global).await,
         }
     });
     match result {
