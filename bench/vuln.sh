@@ -28,3 +28,8 @@ done
 # Repeated scans in one process, database open (the first run reads pages from disk).
 # It imports into its own file so it measures the kiln-vuln just built even with NO_BUILD.
 target/release/examples/scan_timing "$WORK/timing.db" "$WORK/sbom.json" 5 "$WORK/all.zip"
+# The first scan after Database::open, in fresh processes.
+for run in 1 2 3; do
+  echo "process $run: $(target/release/examples/scan_timing "$WORK/timing.db" "$WORK/sbom.json" 3 | tr '\n' ' ')"
+done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

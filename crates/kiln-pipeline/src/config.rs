@@ -18,7 +18,17 @@
 //!   # dockerfile: Containerfile
 //!   # context: .
 //! publish: { image: registry.example/hello:1.0 }
+//! secrets: { enabled: true, history: since-last-run }   # or full, none; config: rules.toml
+//! sbom: { formats: [spdx-json, cyclonedx-json] }
+//! vuln: { fail_on: high, vex: [vex.json], max_db_age: 7, require_db: false }
+//! sign: { key: .kiln/keys/cosign.key, formats: [cosign] }   # or awskms://…, pkcs11:…
+//! attest: { sbom: true, provenance: true, vuln: true }
+//! evidence: { store: .kiln/evidence }
+//! ledger: { url: "sqlite://.kiln/ledger.db" }
+//! notifications: { webhook: https://hooks.example/kiln }
 //! ```
+//!
+//! Every section but `build` has defaults that work offline on a laptop.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +76,261 @@ pub struct KilnConfig {
     pub build: Option<BuildSection>,
     /// Where the built image goes besides the local layout.
     pub publish: Option<PublishSection>,
+    /// The secret scan before the build.
+    #[serde(default)]
+    pub secrets: SecretsSection,
+    /// The SBOM documents made of the image.
+    #[serde(default)]
+    pub sbom: SbomSection,
+    /// The vulnerability gate.
+    #[serde(default)]
+    pub vuln: VulnSection,
+    /// The signing key and signature formats.
+    #[serde(default)]
+    pub sign: SignSection,
+    /// The attestations attached to the image.
+    #[serde(default)]
+    pub attest: AttestSection,
+    /// Where SBOMs, scan reports and provenance are kept.
+    #[serde(default)]
+    pub evidence: EvidenceSection,
+    /// Where runs are recorded.
+    #[serde(default)]
+    pub ledger: LedgerSection,
+    /// Where run results are announced (used by `kiln server`).
+    #[serde(default)]
+    pub notifications: NotificationsSection,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `secrets:`: the secret scan that runs before the build.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSection {
+    /// Whether the stage runs (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A rule file in gitleaks' format (default: `.kiln/secrets.toml` or `.gitleaks.toml`
+    /// in the project, else the built-in rules).
+    pub config: Option<PathBuf>,
+    /// A baseline (`kiln secrets baseline`) whose findings are accepted.
+    pub baseline: Option<PathBuf>,
+    /// Which git history is scanned besides the working tree.
+    #[serde(default)]
+    pub history: HistoryMode,
+}
+
+impl Default for SecretsSection {
+    fn default() -> Self {
+        SecretsSection {
+            enabled: true,
+            config: None,
+            baseline: None,
+            history: HistoryMode::default(),
+        }
+    }
+}
+
+/// `secrets.history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryMode {
+    /// The commits since the last successful run (none on the first run: the tree is
+    /// scanned).
+    #[default]
+    SinceLastRun,
+    /// Every commit reachable from any ref.
+    Full,
+    /// Only the working tree.
+    None,
+}
+
+/// An SBOM format `sbom.formats` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON.
+    SpdxJson,
+    /// CycloneDX 1.6 JSON.
+    CyclonedxJson,
+}
+
+impl SbomFormat {
+    /// The name as written in kiln.yaml.
+    pub fn name(self) -> &'static str {
+        match self {
+            SbomFormat::SpdxJson => "spdx-json",
+            SbomFormat::CyclonedxJson => "cyclonedx-json",
+        }
+    }
+}
+
+/// `sbom:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SbomSection {
+    /// The documents written (default both).
+    #[serde(default = "default_sbom_formats")]
+    pub formats: Vec<SbomFormat>,
+}
+
+fn default_sbom_formats() -> Vec<SbomFormat> {
+    vec![SbomFormat::SpdxJson, SbomFormat::CyclonedxJson]
+}
+
+impl Default for SbomSection {
+    fn default() -> Self {
+        SbomSection {
+            formats: default_sbom_formats(),
+        }
+    }
+}
+
+/// A severity `vuln.fail_on` names.
+pub use kiln_vuln::severity::Rating as Severity;
+
+/// `vuln:`: the vulnerability gate.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VulnSection {
+    /// Whether the stage runs (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The database (default: `KILN_VULN_DB`, else `~/.local/share/kiln/vuln.db`).
+    pub db: Option<PathBuf>,
+    /// The run stops when a finding not suppressed by VEX is at least this severe
+    /// (critical, high, medium, low, none, unknown); without it findings are reported only.
+    pub fail_on: Option<Severity>,
+    /// OpenVEX or CycloneDX VEX documents, relative to the project directory.
+    #[serde(default)]
+    pub vex: Vec<PathBuf>,
+    /// Days after which the data counts as stale (default 7): a warning, or a failure
+    /// with `require_db`.
+    #[serde(default = "default_max_db_age")]
+    pub max_db_age: u64,
+    /// Fail when there is no database (or it is stale) instead of skipping with a warning.
+    #[serde(default)]
+    pub require_db: bool,
+}
+
+fn default_max_db_age() -> u64 {
+    7
+}
+
+impl Default for VulnSection {
+    fn default() -> Self {
+        VulnSection {
+            enabled: true,
+            db: None,
+            fail_on: None,
+            vex: Vec::new(),
+            max_db_age: default_max_db_age(),
+            require_db: false,
+        }
+    }
+}
+
+/// A signature format `sign.formats` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignFormat {
+    /// cosign's tag scheme (`sha256-<hex>.sig`).
+    Cosign,
+    /// A Notation JWS signature with an X.509 chain, as an OCI referrer.
+    Notation,
+}
+
+/// The key used when `sign.key` is not set (created on the first run).
+pub const DEFAULT_KEY: &str = ".kiln/keys/cosign.key";
+
+/// `sign:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignSection {
+    /// A key file (relative to the project directory), `awskms://…` or `pkcs11:…`.
+    pub key: Option<String>,
+    /// The signatures made (default cosign).
+    #[serde(default = "default_sign_formats")]
+    pub formats: Vec<SignFormat>,
+    /// For Notation: the certificate chain (PEM, leaf first) of the key; by default one
+    /// is made on the first run at `.kiln/keys/notation.chain.pem` (its CA beside it).
+    pub cert_chain: Option<PathBuf>,
+}
+
+fn default_sign_formats() -> Vec<SignFormat> {
+    vec![SignFormat::Cosign]
+}
+
+impl Default for SignSection {
+    fn default() -> Self {
+        SignSection {
+            key: None,
+            formats: default_sign_formats(),
+            cert_chain: None,
+        }
+    }
+}
+
+impl SignSection {
+    /// The key reference in use.
+    pub fn key_ref(&self) -> &str {
+        self.key.as_deref().unwrap_or(DEFAULT_KEY)
+    }
+}
+
+/// `attest:`: which attestations are attached (all by default).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestSection {
+    #[serde(default = "yes")]
+    pub sbom: bool,
+    #[serde(default = "yes")]
+    pub provenance: bool,
+    #[serde(default = "yes")]
+    pub vuln: bool,
+    /// The SLSA `builder.id` (default `https://kiln.dev/builder/v1`).
+    pub builder_id: Option<String>,
+}
+
+impl Default for AttestSection {
+    fn default() -> Self {
+        AttestSection {
+            sbom: true,
+            provenance: true,
+            vuln: true,
+            builder_id: None,
+        }
+    }
+}
+
+/// `evidence:`: the encrypted evidence store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSection {
+    /// A directory (relative to the project) or `s3://BUCKET/PREFIX` (default `.kiln/evidence`).
+    pub store: Option<String>,
+    /// The key that wraps each object's data key: a key file or `awskms://…`.
+    pub key: Option<String>,
+}
+
+/// `ledger:`: where runs are recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSection {
+    /// `sqlite://PATH` (relative to the project) or `postgres://…` (default
+    /// `sqlite://.kiln/ledger.db`).
+    pub url: Option<String>,
+}
+
+/// `notifications:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSection {
+    /// A URL that receives a JSON document for each run and new finding.
+    pub webhook: Option<String>,
 }
 
 /// `image:`: the local name and tag of the built image.
@@ -340,6 +605,33 @@ impl KilnConfig {
                     }
                 }
             }
+        }
+        if self.sbom.formats.is_empty() && self.attest.sbom {
+            return Err(invalid(
+                "sbom.formats",
+                "is empty while attest.sbom is true (name spdx-json and/or cyclonedx-json)",
+            ));
+        }
+        if self.sign.formats.is_empty() {
+            return Err(invalid(
+                "sign.formats",
+                "is empty (name cosign and/or notation)",
+            ));
+        }
+        if let Some(k) = &self.sign.key
+            && k.trim().is_empty()
+        {
+            return Err(invalid("sign.key", "is empty"));
+        }
+        if let Some(w) = &self.notifications.webhook
+            && !(w.starts_with("https://") || w.starts_with("http://"))
+        {
+            return Err(invalid("notifications.webhook", "must be an http(s) URL"));
+        }
+        if let Some(b) = &self.attest.builder_id
+            && !b.contains(':')
+        {
+            return Err(invalid("attest.builder_id", "must be a URI"));
         }
         if let Some(tag) = &self.image.tag {
             let ok = !tag.is_empty()

@@ -28,6 +28,16 @@ pub enum ReasonCode {
     ConditionFailed,
     /// A Rego condition could not be evaluated (fail closed).
     RegoError,
+    /// The registry (or layout) holding the image could not be read.
+    RegistryError,
+    /// Collecting the evidence took longer than the time budget.
+    Timeout,
+    /// A signature was found but did not verify (tampered, malformed, or another key's).
+    SignatureInvalid,
+    /// An attestation was found but did not verify (tampered, malformed, or another key's).
+    AttestationInvalid,
+    /// A signer's key could not be obtained (KMS unreachable, unsupported backend).
+    SignerUnavailable,
 }
 
 impl ReasonCode {
@@ -44,6 +54,11 @@ impl ReasonCode {
             ReasonCode::StatementMismatch => "statement-mismatch",
             ReasonCode::ConditionFailed => "condition-failed",
             ReasonCode::RegoError => "rego-error",
+            ReasonCode::RegistryError => "registry-error",
+            ReasonCode::Timeout => "timeout",
+            ReasonCode::SignatureInvalid => "signature-invalid",
+            ReasonCode::AttestationInvalid => "attestation-invalid",
+            ReasonCode::SignerUnavailable => "signer-unavailable",
         }
     }
 }
@@ -71,6 +86,11 @@ mod tests {
             ReasonCode::StatementMismatch,
             ReasonCode::ConditionFailed,
             ReasonCode::RegoError,
+            ReasonCode::RegistryError,
+            ReasonCode::Timeout,
+            ReasonCode::SignatureInvalid,
+            ReasonCode::AttestationInvalid,
+            ReasonCode::SignerUnavailable,
         ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }

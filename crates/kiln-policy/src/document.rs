@@ -277,6 +277,10 @@ pub struct Policy {
     pub document: PolicyDocument,
     /// Where the document came from (a path or `<inline>`).
     pub source: String,
+    /// The directory relative key and certificate files are read from.
+    base_dir: PathBuf,
+    /// `sha256:HEX` of the document's source text.
+    source_digest: String,
 }
 
 impl Policy {
@@ -305,6 +309,8 @@ impl Policy {
         Ok(Policy {
             document,
             source: source_name.to_string(),
+            base_dir: base_dir.to_path_buf(),
+            source_digest: crate::signer::der_fingerprint(text.as_bytes()),
         })
     }
 
@@ -325,6 +331,16 @@ impl Policy {
     /// The policy as YAML.
     pub fn to_yaml(&self) -> Result<String, serde_norway::Error> {
         serde_norway::to_string(&self.document)
+    }
+
+    /// `sha256:HEX` of the source text: identifies this version of the policy (caches).
+    pub fn source_digest(&self) -> &str {
+        &self.source_digest
+    }
+
+    /// The directory relative `publicKeyFile`, `certificateFile` and `caFile` are read from.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
     }
 
     pub(crate) fn signer(&self, name: &str) -> Option<&SignerDef> {

@@ -2,6 +2,7 @@
 //! evidence it is evaluated on, and the decision with every reason as data. Used by
 //! `kiln policy`, `kiln verify --policy` and the admission webhook alike.
 
+pub mod collect;
 pub mod decision;
 pub mod document;
 pub mod eval;

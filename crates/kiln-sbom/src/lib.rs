@@ -3,6 +3,7 @@
 //! SPDX 2.3 and CycloneDX 1.6 writers and readers ([`format`]).
 
 pub mod catalog;
+pub mod cpe;
 pub mod format;
 pub mod license;
 pub mod package;

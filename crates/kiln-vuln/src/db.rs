@@ -1,7 +1,8 @@
 //! The local vulnerability database: a single redb file holding compact OSV records by id,
 //! an index by (ecosystem, package name), and metadata (schema version, the data's
 //! last-modified time, when it was last imported), and the compact match index
-//! ([`crate::matchidx`]) a scan reads instead of the full records.
+//! ([`crate::matchidx`]: one value per (ecosystem, package name)) a scan reads instead of
+//! the full records.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,14 +17,16 @@ use crate::osv::{Record, ecosystem_base, normalize_name};
 use crate::version::Scheme;
 
 /// The schema this build writes and reads.
-/// Version 2 added the compact match index; a version-1 file is upgraded in place when opened
-/// for import, and refused for scanning with a message to re-import.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2 added the compact match index (one entry per advisory and package); version 3
+/// holds one match value per package with all its advisories, in a smaller encoding. An
+/// older file is upgraded in place when opened for import, and refused for scanning with a
+/// message to re-import.
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 const INDEX: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("index");
-/// `ecosystem base \0 normalized name \0 id` -> [`crate::matchidx`] bytes.
+/// `ecosystem base \0 normalized name` -> a [`crate::matchidx`] value.
 const MATCH: TableDefinition<&str, &[u8]> = TableDefinition::new("match");
 
 /// Database errors, each naming the file.
@@ -122,10 +125,6 @@ fn index_key(ecosystem: &str, name: &str) -> String {
     )
 }
 
-fn match_key(index_key: &str, id: &str) -> String {
-    format!("{index_key}\0{id}")
-}
-
 /// The record's affected entries grouped by index key, with their positions.
 fn affected_by_key(r: &Record) -> BTreeMap<String, Vec<(usize, &crate::osv::Affected)>> {
     let mut by_key: BTreeMap<String, Vec<(usize, &crate::osv::Affected)>> = BTreeMap::new();
@@ -147,6 +146,38 @@ impl Database {
             path: self.path.clone(),
             message: e.into().to_string(),
         }
+    }
+
+    /// Puts advisory `id`'s entries into the match value under `key`, replacing any it had
+    /// there; with no entries, removes it (and the value when it becomes empty).
+    fn put_match(
+        &self,
+        matches: &mut redb::Table<&'static str, &'static [u8]>,
+        key: &str,
+        id: &str,
+        entries: Option<Vec<(usize, &crate::osv::Affected)>>,
+    ) -> Result<(), DbError> {
+        let old: Vec<u8> = matches
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
+        let blob = entries.map(crate::matchidx::encode_entries);
+        let new = crate::matchidx::put(&old, id, blob.as_deref()).map_err(|message| {
+            DbError::Corrupt {
+                path: self.path.clone(),
+                id: key.replace('\0', " "),
+                message,
+            }
+        })?;
+        if new.is_empty() {
+            matches.remove(key).map_err(|e| self.err(e))?;
+        } else if new != old {
+            matches
+                .insert(key, new.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     /// Opens the database at `path`, creating it (and its directory) when absent.
@@ -264,12 +295,7 @@ impl Database {
                         message: e.to_string(),
                     })?;
                 for (key, entries) in affected_by_key(&r) {
-                    matches
-                        .insert(
-                            match_key(&key, &r.id).as_str(),
-                            crate::matchidx::encode(entries).as_slice(),
-                        )
-                        .map_err(|e| self.err(e))?;
+                    self.put_match(&mut matches, &key, &r.id, Some(entries))?;
                 }
             }
             tx.open_multimap_table(INDEX).map_err(|e| self.err(e))?;
@@ -308,15 +334,12 @@ impl Database {
                                     old.id.as_str(),
                                 )
                                 .map_err(|e| self.err(e))?;
-                            matches
-                                .remove(
-                                    match_key(
-                                        &index_key(&a.package.ecosystem, &a.package.name),
-                                        &old.id,
-                                    )
-                                    .as_str(),
-                                )
-                                .map_err(|e| self.err(e))?;
+                            self.put_match(
+                                &mut matches,
+                                &index_key(&a.package.ecosystem, &a.package.name),
+                                &old.id,
+                                None,
+                            )?;
                         }
                     }
                     recs.remove(r.id.as_str()).map_err(|e| self.err(e))?;
@@ -344,12 +367,7 @@ impl Database {
                         .map_err(|e| self.err(e))?;
                 }
                 for (key, entries) in affected_by_key(&r) {
-                    matches
-                        .insert(
-                            match_key(&key, &r.id).as_str(),
-                            crate::matchidx::encode(entries).as_slice(),
-                        )
-                        .map_err(|e| self.err(e))?;
+                    self.put_match(&mut matches, &key, &r.id, Some(entries))?;
                 }
                 if r.modified > newest {
                     newest = r.modified.clone();
@@ -427,11 +445,17 @@ pub struct Reader<'a> {
     matches: redb::ReadOnlyTable<&'static str, &'static [u8]>,
 }
 
-/// One advisory's affected entries for a looked-up package, from the match index.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub id: String,
-    pub entries: Vec<crate::matchidx::Entry>,
+/// The match value of one package: its advisories' entries, read without copying.
+pub struct MatchValue {
+    guard: redb::AccessGuard<'static, &'static [u8]>,
+}
+
+impl MatchValue {
+    /// The advisories `(id, blob)` in id order; decode a blob with
+    /// [`crate::matchidx::decode_entries`].
+    pub fn advisories(&self) -> crate::matchidx::Advisories<'_> {
+        crate::matchidx::advisories(self.guard.value())
+    }
 }
 
 impl Reader<'_> {
@@ -459,32 +483,23 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    /// The match-index entries filed under (ecosystem base name, package name), by id: one
-    /// range read over a key prefix, no JSON parsed.
-    pub fn candidates(&self, ecosystem: &str, name: &str) -> Result<Vec<Candidate>, DbError> {
-        let key = index_key(ecosystem, name);
-        let start = format!("{key}\0");
-        let end = format!("{key}\u{1}");
-        let mut out = Vec::new();
-        for item in self
+    /// The match value filed under (ecosystem base name, package name): one point read,
+    /// no JSON parsed.
+    pub fn matches(&self, ecosystem: &str, name: &str) -> Result<Option<MatchValue>, DbError> {
+        Ok(self
             .matches
-            .range::<&str>(start.as_str()..end.as_str())
+            .get(index_key(ecosystem, name).as_str())
             .map_err(|e| self.db.err(e))?
-        {
-            let (k, v) = item.map_err(|e| self.db.err(e))?;
-            let id = k.value().get(start.len()..).unwrap_or_default();
-            let entries =
-                crate::matchidx::decode(v.value()).map_err(|message| DbError::Corrupt {
-                    path: self.db.path.clone(),
-                    id: id.to_string(),
-                    message,
-                })?;
-            out.push(Candidate {
-                id: id.to_string(),
-                entries,
-            });
+            .map(|guard| MatchValue { guard }))
+    }
+
+    /// The error for a corrupt match value or record.
+    pub fn corrupt(&self, id: &str, message: String) -> DbError {
+        DbError::Corrupt {
+            path: self.db.path.clone(),
+            id: id.to_string(),
+            message,
         }
-        Ok(out)
     }
 
     /// One advisory by id.
@@ -508,6 +523,25 @@ mod tests {
 
     fn rec(json: &str) -> Record {
         Record::from_json(json.as_bytes()).unwrap()
+    }
+
+    /// (id, versions lists) of the advisories in the match value of (ecosystem, name).
+    fn matched(db: &Database, ecosystem: &str, name: &str) -> Vec<(String, Vec<Vec<String>>)> {
+        let rd = db.reader().unwrap();
+        let Some(v) = rd.matches(ecosystem, name).unwrap() else {
+            return vec![];
+        };
+        v.advisories()
+            .map(|a| {
+                let (id, blob) = a.unwrap();
+                let entries = crate::matchidx::decode_entries(blob).unwrap();
+                let versions = entries
+                    .iter()
+                    .map(|e| e.versions.iter().map(|v| v.to_string()).collect())
+                    .collect();
+                (id.to_string(), versions)
+            })
+            .collect()
     }
 
     #[test]
@@ -540,12 +574,22 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert!(
-            db.reader()
-                .unwrap()
-                .candidates("PyPI", "foo-bar")
-                .unwrap()
-                .is_empty()
+        assert!(matched(&db, "PyPI", "foo-bar").is_empty());
+        // Two advisories share one match value; a re-import replaces one, keeps the other.
+        let z = |id: &str, v: &str| {
+            rec(&format!(
+                r#"{{"id":"{id}","affected":[{{"package":{{"ecosystem":"npm","name":"z"}},"versions":["{v}"]}}]}}"#
+            ))
+        };
+        db.import([z("B-2", "1.0.0"), z("B-1", "2.0.0")]).unwrap();
+        db.import([z("B-2", "3.0.0")]).unwrap();
+        let s = |x: &str| vec![vec![x.to_string()]];
+        assert_eq!(
+            matched(&db, "npm", "z"),
+            [
+                ("B-1".to_string(), s("2.0.0")),
+                ("B-2".to_string(), s("3.0.0"))
+            ]
         );
     }
 
@@ -559,10 +603,10 @@ mod tests {
                 r#"{"id":"A-1","affected":[{"package":{"ecosystem":"npm","name":"x"},"versions":["1.0.0"]}]}"#,
             )])
             .unwrap();
-            let cands = db.reader().unwrap().candidates("npm", "x").unwrap();
-            assert_eq!(cands.len(), 1);
-            assert_eq!(cands[0].id, "A-1");
-            assert_eq!(cands[0].entries[0].affected.versions, ["1.0.0"]);
+            assert_eq!(
+                matched(&db, "npm", "x"),
+                [("A-1".to_string(), vec![vec!["1.0.0".to_string()]])]
+            );
             // Make it look like a version-1 file: no match index.
             let tx = db.db.begin_write().unwrap();
             tx.delete_table(MATCH).unwrap();
@@ -576,8 +620,7 @@ mod tests {
         assert!(e.contains("schema version 1") && e.contains("v.db"), "{e}");
         let db = Database::open_or_create(&p).unwrap();
         assert_eq!(db.status().unwrap().schema_version, SCHEMA_VERSION);
-        let cands = db.reader().unwrap().candidates("npm", "x").unwrap();
-        assert_eq!(cands.len(), 1);
+        assert_eq!(matched(&db, "npm", "x").len(), 1);
         drop(db);
         assert!(Database::open(&p).is_ok());
     }

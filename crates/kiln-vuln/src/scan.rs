@@ -1,5 +1,6 @@
 //! Matching packages to advisories: each package is mapped to its OSV ecosystem and name
-//! (Debian, Ubuntu and Alpine through the source package, with the distribution release),
+//! (Debian, Ubuntu and Alpine through the source package, rpm distributions through the
+//! binary and the source package, each with the distribution release),
 //! looked up in the database, checked against the affected ranges, and the matching
 //! advisories that name each other (aliases) are merged into one finding with the fixed
 //! versions that resolve it and its severities.
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{DbError, Reader};
 use crate::osv::{Record, ecosystem_base};
 use crate::purl;
-use crate::range::evaluate;
+use crate::range::evaluate_parts;
 use crate::severity::{Rating, Scored, overall, score};
 use crate::version::Scheme;
 
@@ -88,8 +89,15 @@ pub struct Target {
     pub ecosystem: &'static str,
     pub name: String,
     pub source_name: Option<String>,
-    /// The release as OSV writes it after the colon (`12`, `v3.20`, `22.04`, `9`).
+    /// Another name advisories may file the package under, looked up too (an rpm's source
+    /// package: Red Hat advisories name binary or source rpms, SUSE and AlmaLinux sources).
+    pub also: Option<String>,
+    /// The release as OSV writes it after the colon (`12`, `v3.20`, `22.04`, `9`); for Red
+    /// Hat the `VERSION_ID` (`9.4`), for SUSE the version label (`15 SP5`), for openSUSE the
+    /// product (`openSUSE Leap 15.5`).
     pub release: Option<String>,
+    /// The version to compare (an rpm's `epoch:version-release`).
+    pub version: String,
 }
 
 fn major(v: &str) -> String {
@@ -126,7 +134,9 @@ pub fn target(pkg: &Package, distro: Option<&Distro>) -> Option<Target> {
             ecosystem: eco,
             name: name.clone(),
             source_name: None,
+            also: None,
             release: None,
+            version: pkg.version.clone(),
         })
     };
     let os = |eco: &'static str, release: Option<String>| {
@@ -138,7 +148,9 @@ pub fn target(pkg: &Package, distro: Option<&Distro>) -> Option<Target> {
             ecosystem: eco,
             name: source.clone().unwrap_or_else(|| name.clone()),
             source_name: source,
+            also: None,
             release,
+            version: pkg.version.clone(),
         })
     };
     match (pkg.kind, ptype) {
@@ -166,39 +178,104 @@ pub fn target(pkg: &Package, distro: Option<&Distro>) -> Option<Target> {
             }),
         ),
         (PackageType::Rpm, _) | (_, "rpm") => {
-            let eco = match distro_id.as_str() {
-                "almalinux" => "AlmaLinux",
-                "rocky" => "Rocky Linux",
-                "sles" | "sled" | "suse" => "SUSE",
-                "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" => "openSUSE",
-                _ => "Red Hat",
+            let (eco, release) = match distro_id.as_str() {
+                "rhel" | "redhat" => ("Red Hat", version_id),
+                "almalinux" => ("AlmaLinux", version_id.map(|v| major(&v))),
+                "rocky" => ("Rocky Linux", version_id.map(|v| major(&v))),
+                "sles" | "sled" | "suse" => ("SUSE", version_id.map(|v| suse_label(&v))),
+                id if id.starts_with("opensuse") => (
+                    "openSUSE",
+                    distro
+                        .and_then(|d| d.pretty_name.clone())
+                        .or_else(|| version_id.map(|v| format!("openSUSE Leap {v}"))),
+                ),
+                // Fedora, CentOS, Amazon Linux, Oracle Linux...: no OSV data of their own.
+                _ => return None,
             };
-            let release = match eco {
-                "AlmaLinux" | "Rocky Linux" => version_id.map(|v| major(&v)),
-                _ => None,
+            let source = pkg
+                .source_name
+                .clone()
+                .or_else(|| {
+                    p.as_ref()
+                        .and_then(|p| p.qualifier("upstream"))
+                        .and_then(rpm_source_name)
+                })
+                .filter(|s| !s.is_empty() && *s != name);
+            let epoch = p
+                .as_ref()
+                .and_then(|p| p.qualifier("epoch"))
+                .filter(|e| !e.is_empty());
+            let version = match epoch {
+                Some(e) if !pkg.version.contains(':') => format!("{e}:{}", pkg.version),
+                _ => pkg.version.clone(),
             };
-            // rpm advisories name binary packages.
             Some(Target {
                 ecosystem: eco,
                 name: name.clone(),
                 source_name: None,
+                also: source,
                 release,
+                version,
             })
         }
         _ => None,
     }
 }
 
-/// Whether an advisory's ecosystem (`Debian:12`, `Ubuntu:Pro:22.04:LTS`) covers the release.
+/// The source package name of an rpm's `SOURCERPM` (`name-ver-rel.src.rpm`), or the value
+/// itself when it is a bare name.
+fn rpm_source_name(upstream: &str) -> Option<String> {
+    let Some(base) = upstream
+        .strip_suffix(".src.rpm")
+        .or_else(|| upstream.strip_suffix(".nosrc.rpm"))
+    else {
+        return (!upstream.contains(['/', ' '])).then(|| upstream.to_string());
+    };
+    let (rest, _release) = base.rsplit_once('-')?;
+    let (name, _version) = rest.rsplit_once('-')?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// SUSE's version label for a `VERSION_ID`: `15.5` -> `15 SP5`, `15` -> `15`.
+fn suse_label(version_id: &str) -> String {
+    match version_id.split_once('.') {
+        Some((major, sp)) if sp != "0" => format!("{major} SP{sp}"),
+        Some((major, _)) => major.to_string(),
+        None => version_id.to_string(),
+    }
+}
+
+/// Whether an advisory's ecosystem (`Debian:12`, `Ubuntu:Pro:22.04:LTS`,
+/// `Red Hat:enterprise_linux:9::baseos`, `SUSE:Linux Enterprise Server 15 SP5`) covers the
+/// release. An advisory without a release suffix covers every release.
 fn release_matches(advisory_ecosystem: &str, release: Option<&str>) -> bool {
     let Some(release) = release else { return true };
-    let mut parts = advisory_ecosystem.split(':');
-    parts.next();
-    let rest: Vec<&str> = parts.collect();
-    if rest.is_empty() || rest.iter().all(|p| p.is_empty()) {
+    let Some((base, suffix)) = advisory_ecosystem.split_once(':') else {
+        return true;
+    };
+    if suffix.split(':').all(str::is_empty) {
         return true;
     }
-    rest.contains(&release)
+    match base {
+        // A CPE without its prefix: product, version, update, edition. RHEL streams only;
+        // a stream with a minor version (EUS, AUS, E4S) covers only that minor release.
+        "Red Hat" => {
+            let mut cpe = suffix.split(':');
+            let product = cpe.next().unwrap_or("");
+            let version = cpe.next().unwrap_or("");
+            (product == "enterprise_linux" || product.starts_with("rhel"))
+                && (version == release || (!version.contains('.') && version == major(release)))
+        }
+        "SUSE" => {
+            let product = suffix.strip_prefix("SUSE ").unwrap_or(suffix);
+            product.contains("Linux Enterprise") && product.ends_with(&format!(" {release}"))
+        }
+        "openSUSE" => {
+            let strip = |s: &'_ str| s.strip_prefix("openSUSE ").unwrap_or(s).to_string();
+            strip(suffix).eq_ignore_ascii_case(&strip(release))
+        }
+        _ => suffix.split(':').any(|p| p == release),
+    }
 }
 
 fn record_severities(r: &Record, affected_idx: &[usize]) -> Vec<Scored> {
@@ -270,41 +347,62 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
                 continue;
             }
         };
-        if let Err(e) = scheme.validate(&pkg.version) {
-            result.warnings.push(format!(
-                "{} ({}): {e}; only exact version lists are checked",
-                pkg.purl, t.ecosystem
-            ));
-        }
-        let mut hits: Vec<Hit> = Vec::new();
-        for cand in reader.candidates(t.ecosystem, &t.name)? {
-            let mut fixed = Vec::new();
-            let mut matched = Vec::new();
-            for entry in &cand.entries {
-                let a = &entry.affected;
-                if ecosystem_base(&a.package.ecosystem) != t.ecosystem
-                    || !release_matches(&a.package.ecosystem, t.release.as_deref())
-                {
-                    continue;
-                }
-                let v = evaluate(scheme, a, &pkg.version);
-                for p in &v.problems {
-                    if !p.contains(&format!("{:?}", pkg.version)) {
-                        result
-                            .warnings
-                            .push(format!("{}: {}: {p}", cand.id, a.package.name));
+        let valid = match scheme.validate(&t.version) {
+            Ok(()) => true,
+            Err(e) => {
+                result.warnings.push(format!(
+                    "{} ({}): {e}; only exact version lists are checked",
+                    pkg.purl, t.ecosystem
+                ));
+                false
+            }
+        };
+        // id -> (matched entry positions, fixed versions), over every name looked up.
+        let mut matched_by_id: BTreeMap<String, (Vec<usize>, Vec<String>)> = BTreeMap::new();
+        let mut via_also = false;
+        for (n, name) in std::iter::once(&t.name).chain(t.also.as_ref()).enumerate() {
+            let Some(value) = reader.matches(t.ecosystem, name)? else {
+                continue;
+            };
+            for item in value.advisories() {
+                let (id, blob) = item.map_err(|m| reader.corrupt(name, m))?;
+                let entries =
+                    crate::matchidx::decode_entries(blob).map_err(|m| reader.corrupt(id, m))?;
+                let mut fixed = Vec::new();
+                let mut matched = Vec::new();
+                for entry in &entries {
+                    if ecosystem_base(entry.ecosystem) != t.ecosystem
+                        || !release_matches(entry.ecosystem, t.release.as_deref())
+                    {
+                        continue;
+                    }
+                    let v =
+                        evaluate_parts(scheme, &entry.versions, &entry.ranges, &t.version, valid);
+                    for p in &v.problems {
+                        if !p.contains(&format!("{:?}", t.version)) {
+                            result.warnings.push(format!("{id}: {name}: {p}"));
+                        }
+                    }
+                    if v.affected {
+                        matched.push(entry.index as usize);
+                        fixed.extend(v.fixed);
                     }
                 }
-                if v.affected {
-                    matched.push(entry.index as usize);
-                    fixed.extend(v.fixed);
+                if matched.is_empty() {
+                    continue;
                 }
+                via_also |= n > 0;
+                let slot = matched_by_id.entry(id.to_string()).or_default();
+                slot.0.extend(matched);
+                slot.1.extend(fixed);
             }
-            if matched.is_empty() {
-                continue;
-            }
+        }
+        let mut hits: Vec<Hit> = Vec::with_capacity(matched_by_id.len());
+        for (id, (mut matched, fixed)) in matched_by_id {
+            matched.sort_unstable();
+            matched.dedup();
             // Only advisories that match are read in full.
-            let Some(record) = reader.get(&cand.id)? else {
+            let Some(record) = reader.get(&id)? else {
                 continue;
             };
             let severities = record_severities(&record, &matched);
@@ -314,7 +412,7 @@ pub fn scan(reader: &Reader<'_>, catalog: &Catalog) -> Result<ScanResult, DbErro
                 severities,
             });
         }
-        per_package.push((pos, merge(hits, pkg, &t, scheme)));
+        per_package.push((pos, merge(hits, pkg, &t, scheme, via_also)));
     }
     per_package.sort_by_key(|(pos, _)| *pos);
     result
@@ -337,7 +435,13 @@ fn is_primary_rank(id: &str) -> (u8, String) {
 }
 
 /// Merges hits that name each other into findings.
-fn merge(hits: Vec<Hit>, pkg: &Package, t: &Target, scheme: Scheme) -> Vec<Finding> {
+fn merge(
+    hits: Vec<Hit>,
+    pkg: &Package,
+    t: &Target,
+    scheme: Scheme,
+    via_also: bool,
+) -> Vec<Finding> {
     // Union-find over hits by shared ids.
     let n = hits.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -424,7 +528,10 @@ fn merge(hits: Vec<Hit>, pkg: &Package, t: &Target, scheme: Scheme) -> Vec<Findi
                 version: pkg.version.clone(),
                 purl: pkg.purl.clone(),
                 ecosystem: t.ecosystem.to_string(),
-                source_name: t.source_name.clone(),
+                source_name: t
+                    .source_name
+                    .clone()
+                    .or_else(|| t.also.clone().filter(|_| via_also)),
                 location: pkg.locations.first().map(|l| l.path.clone()),
             },
             summary,
@@ -524,5 +631,77 @@ mod tests {
         assert!(release_matches("Ubuntu:Pro:14.04:LTS", Some("14.04")));
         assert!(!release_matches("Debian:11", Some("12")));
         assert!(release_matches("Debian", Some("12")));
+    }
+
+    #[test]
+    fn rpm_targets_and_releases() {
+        let p = |purl: &str| pkg(PackageType::Rpm, "curl", "7.76.1-26.el9", purl, None);
+        let t = target(
+            &p("pkg:rpm/rhel/curl@7.76.1-26.el9?arch=x86_64&epoch=1&upstream=curl-7.76.1-26.el9.src.rpm&distro=rhel-9.4"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                t.ecosystem,
+                t.name.as_str(),
+                t.also.as_deref(),
+                t.release.as_deref(),
+                t.version.as_str()
+            ),
+            ("Red Hat", "curl", None, Some("9.4"), "1:7.76.1-26.el9")
+        );
+        let t = target(
+            &p("pkg:rpm/almalinux/libcurl@7.76.1-26.el9?arch=x86_64&upstream=curl-7.76.1-26.el9.src.rpm&distro=almalinux-9.4"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                t.ecosystem,
+                t.name.as_str(),
+                t.also.as_deref(),
+                t.release.as_deref()
+            ),
+            ("AlmaLinux", "libcurl", Some("curl"), Some("9"))
+        );
+        let t = target(
+            &p("pkg:rpm/sles/libopenssl3@3.0.8-1?upstream=openssl-3-3.0.8-1.src.rpm&distro=sles-15.5"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.ecosystem, t.also.as_deref(), t.release.as_deref()),
+            ("SUSE", Some("openssl-3"), Some("15 SP5"))
+        );
+        let t = target(&p("pkg:rpm/rocky/curl@1-1?distro=rocky-8.10"), None).unwrap();
+        assert_eq!(
+            (t.ecosystem, t.release.as_deref()),
+            ("Rocky Linux", Some("8"))
+        );
+        assert!(target(&p("pkg:rpm/fedora/curl@1-1?distro=fedora-40"), None).is_none());
+
+        let rh = |eco: &str, rel: &str| release_matches(eco, Some(rel));
+        assert!(rh("Red Hat:enterprise_linux:9::baseos", "9.4"));
+        assert!(rh("Red Hat:enterprise_linux:9::appstream", "9"));
+        assert!(!rh("Red Hat:enterprise_linux:8::baseos", "9.4"));
+        assert!(rh("Red Hat:rhel_eus:9.2::baseos", "9.2"));
+        assert!(!rh("Red Hat:rhel_eus:9.2::baseos", "9.4"));
+        assert!(!rh("Red Hat:openshift:4.14::el9", "9.4"));
+        assert!(rh("AlmaLinux:9", "9") && !rh("AlmaLinux:8", "9"));
+        assert!(rh("SUSE:Linux Enterprise Server 15 SP5", "15 SP5"));
+        assert!(rh(
+            "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
+            "15 SP5"
+        ));
+        assert!(!rh("SUSE:Linux Enterprise Server 15 SP4", "15 SP5"));
+        assert!(!rh("SUSE:Linux Enterprise Server 12 SP5", "15 SP5"));
+        assert!(rh("openSUSE:openSUSE Leap 15.5", "openSUSE Leap 15.5"));
+        assert!(!rh("openSUSE:openSUSE Leap 15.4", "openSUSE Leap 15.5"));
+        assert_eq!(
+            rpm_source_name("openssl-3-3.0.8-1.src.rpm").as_deref(),
+            Some("openssl-3")
+        );
+        assert_eq!(rpm_source_name("bad.src.rpm"), None);
     }
 }

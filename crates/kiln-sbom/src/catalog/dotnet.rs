@@ -1,4 +1,6 @@
-//! .NET: NuGet `packages.lock.json` and `*.deps.json` (package libraries only).
+//! .NET: NuGet `packages.lock.json` and `*.deps.json` (package libraries only), with the
+//! dependencies each records (`dependencies` of a lock entry, of a deps.json target) as
+//! edges to the packages of the same file.
 
 use serde_json::Value;
 
@@ -26,6 +28,9 @@ impl Cataloger for Dotnet {
                 }
             };
             let mut found: Vec<(String, String)> = Vec::new();
+            // (name, version) → names of its dependencies.
+            let mut deps_of: std::collections::BTreeMap<(String, String), Vec<String>> =
+                Default::default();
             if f.path.ends_with(".deps.json") {
                 if let Some(libs) = doc.get("libraries").and_then(Value::as_object) {
                     for (k, v) in libs {
@@ -33,6 +38,25 @@ impl Cataloger for Dotnet {
                             && let Some((n, ver)) = k.split_once('/')
                         {
                             found.push((n.to_string(), ver.to_string()));
+                        }
+                    }
+                }
+                for target in doc
+                    .get("targets")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flat_map(|t| t.values())
+                    .filter_map(Value::as_object)
+                {
+                    for (k, v) in target {
+                        if let (Some((n, ver)), Some(d)) = (
+                            k.split_once('/'),
+                            v.get("dependencies").and_then(Value::as_object),
+                        ) {
+                            deps_of
+                                .entry((n.to_string(), ver.to_string()))
+                                .or_default()
+                                .extend(d.keys().cloned());
                         }
                     }
                 }
@@ -44,21 +68,44 @@ impl Cataloger for Dotnet {
                         }
                         if let Some(v) = d.get("resolved").and_then(Value::as_str) {
                             found.push((n.clone(), v.to_string()));
+                            if let Some(dd) = d.get("dependencies").and_then(Value::as_object) {
+                                deps_of
+                                    .entry((n.clone(), v.to_string()))
+                                    .or_default()
+                                    .extend(dd.keys().cloned());
+                            }
                         }
                     }
                 }
             }
             found.sort();
             found.dedup();
-            for (n, v) in found {
-                cx.packages.push(new_package(
-                    &format!("nuget:{}:{n}@{v}", f.path),
+            let key = |n: &str, v: &str| format!("nuget:{}:{n}@{v}", f.path);
+            // NuGet ids are case-insensitive; an edge needs one locked version of the id.
+            let mut by_id: std::collections::HashMap<String, Vec<(&str, &str)>> =
+                Default::default();
+            for (n, v) in &found {
+                by_id
+                    .entry(n.to_ascii_lowercase())
+                    .or_default()
+                    .push((n, v));
+            }
+            for (n, v) in &found {
+                let mut p = new_package(
+                    &key(n, v),
                     PackageType::Nuget,
-                    &n,
-                    &v,
-                    purl::build(PackageType::Nuget, None, &n, &v, &[]),
+                    n,
+                    v,
+                    purl::build(PackageType::Nuget, None, n, v, &[]),
                     f.location(),
-                ));
+                );
+                for d in deps_of.get(&(n.clone(), v.clone())).into_iter().flatten() {
+                    if let Some([(dn, dv)]) = by_id.get(&d.to_ascii_lowercase()).map(Vec::as_slice)
+                    {
+                        p.depends_on.push(super::package_id(&key(dn, dv)));
+                    }
+                }
+                cx.packages.push(p);
             }
         }
     }

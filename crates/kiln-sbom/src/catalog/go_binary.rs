@@ -59,12 +59,11 @@ impl Cataloger for GoBinary {
     fn name(&self) -> &'static str {
         "go-binary"
     }
+    fn per_file(&self) -> bool {
+        true
+    }
     fn wants(&self, path: &str) -> bool {
-        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        dir.ends_with("/bin")
-            || dir.ends_with("/sbin")
-            || dir == "/ko-app"
-            || path.to_ascii_lowercase().ends_with(".exe")
+        super::binary::is_candidate(path)
     }
     fn catalog(&self, files: &[&FoundFile], cx: &mut Context) {
         for f in files {
@@ -121,9 +120,9 @@ impl Cataloger for GoBinary {
 
 /// Reads the build information of a Go executable (ELF, PE or Mach-O).
 pub fn read(data: &[u8]) -> Result<BuildInfo, GoBinaryError> {
-    let file = object::File::parse(data).map_err(|e| match looks_executable(data) {
-        true => GoBinaryError::BadExecutable(e.to_string()),
-        false => GoBinaryError::NotExecutable,
+    let file = super::binary::parse(data).map_err(|e| match e {
+        super::binary::SectionError::BadExecutable(m) => GoBinaryError::BadExecutable(m),
+        _ => GoBinaryError::NotExecutable,
     })?;
     let named = ["go.buildinfo", "__go_buildinfo"];
     let mut candidates: Vec<&[u8]> = Vec::new();
@@ -143,19 +142,6 @@ pub fn read(data: &[u8]) -> Result<BuildInfo, GoBinaryError> {
         }
     }
     Err(GoBinaryError::NotGo)
-}
-
-/// Whether `data` starts like an ELF, PE or (thin) Mach-O file.
-fn looks_executable(data: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 6] = [
-        b"\x7fELF",
-        b"MZ",
-        b"\xfe\xed\xfa\xce",
-        b"\xfe\xed\xfa\xcf",
-        b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe",
-    ];
-    MAGICS.iter().any(|m| data.starts_with(m))
 }
 
 /// The offset of the 16-byte-aligned build-info header in `data`.

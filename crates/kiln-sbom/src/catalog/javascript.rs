@@ -152,53 +152,124 @@ impl Cataloger for YarnLock {
     }
     fn catalog(&self, files: &[&FoundFile], cx: &mut Context) {
         for f in files {
-            let entries = parse_yarn(&f.text());
+            let entries = yarn_entries(&f.text());
             if entries.is_empty() && !f.data.is_empty() {
                 cx.warn(&f.path, "no package entries found: not a yarn.lock");
             }
-            for (name, version) in entries {
-                cx.packages.push(npm_pkg(
-                    &format!("yarn:{}:{name}@{version}", f.path),
-                    &name,
-                    &version,
-                    f,
-                ));
+            let key = |n: &str, v: &str| format!("yarn:{}:{n}@{v}", f.path);
+            // Each dependency names a descriptor (`name@range`) some entry's header lists.
+            let mut by_descriptor: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+            for e in &entries {
+                for d in &e.descriptors {
+                    by_descriptor.insert(d, (&e.name, &e.version));
+                }
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for e in &entries {
+                if !seen.insert((&e.name, &e.version)) {
+                    continue;
+                }
+                let mut pkg = npm_pkg(&key(&e.name, &e.version), &e.name, &e.version, f);
+                for d in &e.dependencies {
+                    if let Some((n, v)) = by_descriptor.get(d.as_str()) {
+                        pkg.depends_on.push(package_id(&key(n, v)));
+                    }
+                }
+                cx.packages.push(pkg);
             }
         }
     }
 }
 
+/// One resolved entry of a yarn.lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YarnEntry {
+    pub name: String,
+    pub version: String,
+    /// The `name@range` descriptors the entry's header lists (quotes removed).
+    pub descriptors: Vec<String>,
+    /// The descriptors of its `dependencies` and `optionalDependencies`.
+    pub dependencies: Vec<String>,
+}
+
 /// The `(name, version)` pairs of a yarn.lock (both formats), without workspace entries.
 pub fn parse_yarn(text: &str) -> Vec<(String, String)> {
-    let mut out = BTreeMap::new();
-    let mut header: Option<String> = None;
+    let out: std::collections::BTreeSet<(String, String)> = yarn_entries(text)
+        .into_iter()
+        .map(|e| (e.name, e.version))
+        .collect();
+    out.into_iter().collect()
+}
+
+/// The entries of a yarn.lock, classic (`dep "range"`) or berry (`dep: "npm:range"`), with
+/// their dependency descriptors; workspace and link entries left out.
+pub fn yarn_entries(text: &str) -> Vec<YarnEntry> {
+    let mut out: Vec<YarnEntry> = Vec::new();
+    let mut current: Option<YarnEntry> = None;
+    let mut in_deps = false;
+    let finish = |cur: &mut Option<YarnEntry>, out: &mut Vec<YarnEntry>| {
+        if let Some(e) = cur.take()
+            && !e.version.is_empty()
+        {
+            out.push(e);
+        }
+    };
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
         if !line.starts_with(' ') {
-            header = line.strip_suffix(':').map(str::to_string);
-            continue;
-        }
-        let t = line.trim();
-        let version = t
-            .strip_prefix("version: ")
-            .or_else(|| t.strip_prefix("version "))
-            .map(|v| v.trim_matches('"').to_string());
-        if let (Some(h), Some(v)) = (&header, version)
-            && line.starts_with("  ")
-            && !line.starts_with("    ")
-        {
-            let first = h.split(", ").next().unwrap_or(h).trim_matches('"');
+            finish(&mut current, &mut out);
+            in_deps = false;
+            let Some(h) = line.strip_suffix(':') else {
+                continue;
+            };
+            let descriptors: Vec<String> = h
+                .split(", ")
+                .map(|d| d.trim().trim_matches('"').to_string())
+                .collect();
+            let first = descriptors.first().map(String::as_str).unwrap_or("");
             if first.contains("@workspace:") || first.contains("@link:") || first == "__metadata" {
                 continue;
             }
             if let Some(at) = name_end(first) {
-                out.insert((first[..at].to_string(), v), ());
+                current = Some(YarnEntry {
+                    name: first[..at].to_string(),
+                    version: String::new(),
+                    descriptors,
+                    dependencies: Vec::new(),
+                });
             }
+            continue;
+        }
+        let Some(e) = current.as_mut() else {
+            continue;
+        };
+        let t = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") {
+            in_deps = matches!(t, "dependencies:" | "optionalDependencies:");
+            if let Some(v) = t
+                .strip_prefix("version: ")
+                .or_else(|| t.strip_prefix("version "))
+            {
+                e.version = v.trim_matches('"').to_string();
+            }
+        } else if in_deps && line.starts_with("    ") && !line.starts_with("     ") {
+            // classic: `name "range"`; berry: `name: "npm:range"` (names may be quoted).
+            let (n, r) = match t.split_once(": ") {
+                Some((n, r)) if !t.starts_with('"') || n.ends_with('"') => (n, r),
+                _ => match t.rsplit_once(' ') {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            let n = n.trim_matches('"');
+            let r = r.trim().trim_matches('"');
+            e.dependencies.push(format!("{n}@{r}"));
         }
     }
-    out.into_keys().collect()
+    finish(&mut current, &mut out);
+    out
 }
 
 /// Where the package name ends in `name@spec` (the first `@` after the first character, so
@@ -227,13 +298,23 @@ impl Cataloger for PnpmLock {
                 cx.warn(&f.path, "no lockfileVersion: not a pnpm-lock.yaml");
                 continue;
             }
+            let key = |n: &str, v: &str| format!("pnpm:{}:{n}@{v}", f.path);
+            let edges = match pnpm_edges(&text) {
+                Ok(e) => e,
+                Err(e) => {
+                    cx.warn(
+                        &f.path,
+                        format!("dependencies not read: not valid YAML: {e}"),
+                    );
+                    BTreeMap::new()
+                }
+            };
             for (name, version) in parse_pnpm(&text) {
-                cx.packages.push(npm_pkg(
-                    &format!("pnpm:{}:{name}@{version}", f.path),
-                    &name,
-                    &version,
-                    f,
-                ));
+                let mut pkg = npm_pkg(&key(&name, &version), &name, &version, f);
+                if let Some(deps) = edges.get(&(name.clone(), version.clone())) {
+                    pkg.depends_on = deps.iter().map(|(n, v)| package_id(&key(n, v))).collect();
+                }
+                cx.packages.push(pkg);
             }
         }
     }
@@ -255,23 +336,78 @@ pub fn parse_pnpm(text: &str) -> Vec<(String, String)> {
             continue;
         };
         let k = k.trim_matches('\'').trim_matches('"');
-        let k = k.strip_prefix('/').unwrap_or(k);
-        let k = k.split('(').next().unwrap_or(k);
         // v6+: name@version; v5: name/version (scoped: @s/name/version), peers after '_'.
-        let pair = match name_end(k) {
-            Some(i) => Some((k[..i].to_string(), k[i + 1..].to_string())),
-            None => k
-                .rsplit_once('/')
-                .map(|(n, v)| (n.to_string(), v.to_string())),
-        };
-        if let Some((n, v)) = pair {
-            let v = v.split('_').next().unwrap_or(&v).to_string();
-            if !n.is_empty() && !v.is_empty() {
-                out.insert((n, v), ());
-            }
+        if let Some(pair) = pnpm_key(k) {
+            out.insert(pair, ());
         }
     }
     out.into_keys().collect()
+}
+
+/// The `name@version` (v6+) or `/name/version` (v5) key of a pnpm package, peer suffixes
+/// (`(peer@1)`, `_peer@1`) removed.
+fn pnpm_key(k: &str) -> Option<(String, String)> {
+    let k = k.strip_prefix('/').unwrap_or(k);
+    let k = k.split('(').next().unwrap_or(k);
+    // v5 `name/1.0.0_peer@2` (the last segment starts with a digit), else `name@1.0.0`.
+    let v5 = k
+        .rsplit_once('/')
+        .filter(|(_, v)| v.starts_with(|c: char| c.is_ascii_digit()));
+    let (n, v) = match (v5, name_end(k)) {
+        (Some(p), _) => p,
+        (None, Some(i)) => (&k[..i], &k[i + 1..]),
+        (None, None) => return None,
+    };
+    let v = v.split('_').next().unwrap_or(v);
+    (!n.is_empty() && !v.is_empty()).then(|| (n.to_string(), v.to_string()))
+}
+
+/// `(name, version)` of a package → the `(name, version)` of each package it depends on.
+pub type Edges = BTreeMap<(String, String), Vec<(String, String)>>;
+
+/// The dependency edges of a pnpm lockfile: for each `(name, version)` package, the
+/// `(name, version)` of what it depends on, from `snapshots:` (v9) or `packages:` (v5–v8).
+pub fn pnpm_edges(text: &str) -> Result<Edges, String> {
+    use serde_norway::Value as Y;
+    let doc: Y = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = Edges::new();
+    for section in ["packages", "snapshots"] {
+        let Some(map) = doc.get(section).and_then(Y::as_mapping) else {
+            continue;
+        };
+        for (k, entry) in map {
+            let Some(from) = k.as_str().and_then(pnpm_key) else {
+                continue;
+            };
+            for field in ["dependencies", "optionalDependencies"] {
+                let Some(deps) = entry.get(field).and_then(Y::as_mapping) else {
+                    continue;
+                };
+                for (dn, dv) in deps {
+                    let (Some(dn), Some(dv)) = (dn.as_str(), dv.as_str()) else {
+                        continue;
+                    };
+                    if dv.starts_with("link:") || dv.starts_with("file:") {
+                        continue;
+                    }
+                    // An alias (`npm:real@1.0.0` or `real@1.0.0`), a v5 path (`/real/1.0.0`)
+                    // or a plain version.
+                    let dv = dv.strip_prefix("npm:").unwrap_or(dv);
+                    let to = match dv.starts_with(|c: char| c.is_ascii_digit()) {
+                        true => pnpm_key(&format!("{dn}@{dv}")),
+                        false => pnpm_key(dv),
+                    };
+                    if let Some(to) = to {
+                        let list = out.entry(from.clone()).or_default();
+                        if !list.contains(&to) {
+                            list.push(to);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Reads installed packages: `node_modules/NAME/package.json`, `node_modules/@S/N/package.json`.
@@ -330,6 +466,10 @@ mod tests {
             parse_yarn(berry),
             vec![("left-pad".to_string(), "1.3.0".to_string())]
         );
+        let berry_deps = "\"debug@npm:^4.3.4\":\n  version: 4.3.4\n  dependencies:\n    ms: \"npm:2.1.2\"\n  checksum: abc\n\n\"ms@npm:2.1.2\":\n  version: 2.1.2\n";
+        let e = yarn_entries(berry_deps);
+        assert_eq!(e[0].dependencies, vec!["ms@npm:2.1.2"]);
+        assert_eq!(e[1].descriptors, vec!["ms@npm:2.1.2"]);
     }
 
     #[test]
@@ -344,5 +484,23 @@ mod tests {
         );
         let v5 = "lockfileVersion: 5.4\npackages:\n  /ms/2.1.3:\n    resolution: {}\n  /@babel/core/7.0.0_x:\n    dev: true\n";
         assert_eq!(parse_pnpm(v5).len(), 2);
+        assert_eq!(
+            pnpm_key("/react-dom/17.0.2_react@17.0.2"),
+            Some(("react-dom".to_string(), "17.0.2".to_string()))
+        );
+        assert_eq!(
+            pnpm_key("/@types/node@20.1.0(x@1)"),
+            Some(("@types/node".to_string(), "20.1.0".to_string()))
+        );
+        let v6 = "lockfileVersion: '6.0'\npackages:\n  /a@1.0.0:\n    dependencies:\n      b: 2.0.0(c@1.0.0)\n      alias: /real@3.0.0\n  /b@2.0.0(c@1.0.0):\n    dev: false\n";
+        let e = pnpm_edges(v6).unwrap();
+        assert_eq!(
+            e[&("a".to_string(), "1.0.0".to_string())],
+            vec![
+                ("b".to_string(), "2.0.0".to_string()),
+                ("real".to_string(), "3.0.0".to_string())
+            ]
+        );
+        assert!(pnpm_edges("packages: [unclosed").is_err());
     }
 }

@@ -4,15 +4,21 @@
 //! again by language catalogers.
 
 pub mod apk;
+pub mod auditable;
+pub mod binary;
 pub mod dotnet;
 pub mod dpkg;
+pub mod gemspec;
 pub mod go_binary;
 pub mod golang;
+pub mod gradle;
 pub mod java;
 pub mod javascript;
+pub mod maven_pom;
 pub mod osrelease;
 pub mod php;
 pub mod python;
+pub mod rpm;
 pub mod ruby;
 pub mod rust;
 
@@ -85,6 +91,12 @@ pub trait Cataloger: Sync {
     }
     /// Turns the wanted files into packages (and warnings) in `cx`.
     fn catalog(&self, files: &[&FoundFile], cx: &mut Context);
+    /// Whether each file is cataloged on its own, without the others or the OS packages:
+    /// such files (executables, which can be large) are cataloged as soon as they are read
+    /// and their bytes dropped, so memory holds one of them at a time.
+    fn per_file(&self) -> bool {
+        false
+    }
 }
 
 /// The table of every cataloger, in the order they run (distro first, then OS packages).
@@ -93,9 +105,11 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(osrelease::OsRelease),
         Box::new(dpkg::Dpkg),
         Box::new(apk::Apk),
+        Box::new(rpm::Rpm),
         Box::new(rust::CargoLock),
         Box::new(golang::GoMod),
         Box::new(go_binary::GoBinary),
+        Box::new(auditable::Auditable),
         Box::new(javascript::PackageLock),
         Box::new(javascript::YarnLock),
         Box::new(javascript::PnpmLock),
@@ -108,6 +122,9 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(php::Composer),
         Box::new(dotnet::Dotnet),
         Box::new(java::JavaArchive),
+        Box::new(maven_pom::MavenPom),
+        Box::new(gradle::GradleLock),
+        Box::new(gemspec::Gemspec),
     ]
 }
 
@@ -132,6 +149,7 @@ pub fn run(
     let mut per: Vec<Vec<usize>> = vec![Vec::new(); table.len()];
     let mut files: Vec<FoundFile> = Vec::new();
     let mut read_warnings = Vec::new();
+    let mut streamed = Context::default();
     let select = |p: &str| table.iter().any(|c| c.wants(p));
     let mut walk_warnings = source.visit(&select, &mut |meta, reader| {
         if meta.size > MAX_FILE_SIZE {
@@ -156,21 +174,31 @@ pub fn run(
                 return;
             }
         }
-        let idx = files.len();
-        for (i, c) in table.iter().enumerate() {
-            if c.wants(meta.path) {
-                per[i].push(idx);
-            }
-        }
-        files.push(FoundFile {
+        let found = FoundFile {
             path: meta.path.to_string(),
             layer: meta.layer.map(str::to_string),
             data,
-        });
+        };
+        let wanting: Vec<usize> = (0..table.len())
+            .filter(|&i| table[i].wants(meta.path))
+            .collect();
+        if wanting.iter().all(|&i| table[i].per_file()) {
+            for &i in &wanting {
+                table[i].catalog(&[&found], &mut streamed);
+            }
+            return;
+        }
+        let idx = files.len();
+        for i in wanting {
+            per[i].push(idx);
+        }
+        files.push(found);
     })?;
     walk_warnings.append(&mut read_warnings);
 
     let mut cx = Context::default();
+    cx.packages.append(&mut streamed.packages);
+    cx.warnings.append(&mut streamed.warnings);
     let mut order: Vec<usize> = (0..table.len()).collect();
     order.sort_by_key(|&i| {
         if table[i].name() == "os-release" {
@@ -199,6 +227,9 @@ pub fn run(
     let known: HashSet<&str> = packages.iter().map(|p| p.id.as_str()).collect();
     let known: HashSet<String> = known.into_iter().map(str::to_string).collect();
     for p in &mut packages {
+        if p.cpes.is_empty() {
+            p.cpes = crate::cpe::derive(p);
+        }
         p.depends_on.retain(|d| known.contains(d) && *d != p.id);
         p.depends_on.sort();
         p.depends_on.dedup();

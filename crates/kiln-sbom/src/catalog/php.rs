@@ -1,4 +1,6 @@
-//! PHP: `composer.lock` and the installed `vendor/composer/installed.json`.
+//! PHP: `composer.lock` and the installed `vendor/composer/installed.json`, with each
+//! package's `require` as edges to the packages of the same file (platform requirements
+//! such as `php` and `ext-*` are not packages and draw no edge).
 
 use serde_json::Value;
 
@@ -34,6 +36,12 @@ impl Cataloger for Composer {
                     list.extend(a);
                 }
             }
+            let key = |name: &str| format!("composer:{}:{name}", f.path);
+            let names: std::collections::HashSet<String> = list
+                .iter()
+                .filter_map(|p| p.get("name").and_then(Value::as_str))
+                .map(str::to_ascii_lowercase)
+                .collect();
             for p in list {
                 let (Some(name), Some(version)) = (
                     p.get("name").and_then(Value::as_str),
@@ -42,7 +50,7 @@ impl Cataloger for Composer {
                     continue;
                 };
                 let mut pkg = new_package(
-                    &format!("composer:{}:{name}", f.path),
+                    &key(&name.to_ascii_lowercase()),
                     PackageType::Composer,
                     name,
                     version,
@@ -53,6 +61,13 @@ impl Cataloger for Composer {
                     .get("license")
                     .and_then(Value::as_array)
                     .and_then(|a| license::join(a.iter().filter_map(Value::as_str)));
+                if let Some(req) = p.get("require").and_then(Value::as_object) {
+                    for dep in req.keys().map(|d| d.to_ascii_lowercase()) {
+                        if names.contains(&dep) {
+                            pkg.depends_on.push(super::package_id(&key(&dep)));
+                        }
+                    }
+                }
                 cx.packages.push(pkg);
             }
         }

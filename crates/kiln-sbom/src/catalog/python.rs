@@ -1,6 +1,6 @@
 //! Python: installed distributions (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO` or an
-//! `*.egg-info` file), pinned `requirements*.txt`, `poetry.lock`, `uv.lock`, `pdm.lock` and
-//! `Pipfile.lock`.
+//! `*.egg-info` file), pinned `requirements*.txt`, `poetry.lock`, `uv.lock`, `pdm.lock` (with
+//! the dependency edges they record) and `Pipfile.lock` (which records none).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -176,6 +176,37 @@ struct TomlPkg {
     version: Option<String>,
     #[serde(default)]
     source: Option<toml::Value>,
+    /// poetry: a table `name = spec`; uv: an array of `{ name = … }`; pdm: an array of
+    /// requirement strings.
+    #[serde(default)]
+    dependencies: Option<toml::Value>,
+}
+
+impl TomlPkg {
+    /// The (normalized) names this package depends on.
+    fn dependency_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.dependencies {
+            Some(toml::Value::Table(t)) => out.extend(t.keys().cloned()),
+            Some(toml::Value::Array(a)) => {
+                for d in a {
+                    let n = match d {
+                        toml::Value::Table(t) => t.get("name").and_then(|n| n.as_str()),
+                        // `name[extra]>=1; marker`: the name is the leading identifier.
+                        toml::Value::String(s) => s
+                            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                            .next(),
+                        _ => None,
+                    };
+                    if let Some(n) = n.filter(|n| !n.is_empty()) {
+                        out.push(n.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.iter().map(|n| purl::pypi_normalize(n)).collect()
+    }
 }
 
 impl Cataloger for TomlLocks {
@@ -199,22 +230,38 @@ impl Cataloger for TomlLocks {
                     continue;
                 }
             };
-            for p in lock.package {
+            let key = |n: &str, v: &str| format!("pylock:{}:{n}@{v}", f.path);
+            // Dependencies name a project; the lock holds one version of it (or several
+            // under exclusive markers, then no edge is drawn rather than a wrong one).
+            let mut by_name: std::collections::HashMap<String, Vec<(&str, &str)>> =
+                std::collections::HashMap::new();
+            for p in &lock.package {
+                if let Some(v) = &p.version {
+                    by_name
+                        .entry(purl::pypi_normalize(&p.name))
+                        .or_default()
+                        .push((&p.name, v));
+                }
+            }
+            for p in &lock.package {
                 // uv lists the project itself as a virtual/editable source: not a dependency.
                 let local = p
                     .source
                     .as_ref()
                     .and_then(|s| s.as_table())
                     .is_some_and(|t| t.contains_key("virtual") || t.contains_key("editable"));
-                let Some(v) = p.version.filter(|_| !local) else {
+                let Some(v) = p.version.as_ref().filter(|_| !local) else {
                     continue;
                 };
-                cx.packages.push(py_pkg(
-                    &format!("pylock:{}:{}@{v}", f.path, p.name),
-                    &p.name,
-                    &v,
-                    f,
-                ));
+                let mut pkg = py_pkg(&key(&p.name, v), &p.name, v, f);
+                for d in p.dependency_names() {
+                    if let Some(vs) = by_name.get(&d)
+                        && let [(n, dv)] = vs.as_slice()
+                    {
+                        pkg.depends_on.push(super::package_id(&key(n, dv)));
+                    }
+                }
+                cx.packages.push(pkg);
             }
         }
     }

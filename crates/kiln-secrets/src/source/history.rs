@@ -13,7 +13,7 @@ use gix::ObjectId;
 use gix::objs::Find as _;
 use rayon::prelude::*;
 
-use super::{Event, Notice, Stats};
+use super::{Event, Notice, Stats, oversize_blob};
 use crate::engine::{Fragment, Scanner};
 use crate::finding::CommitInfo;
 
@@ -285,19 +285,24 @@ pub fn scan_history(
                     message,
                 }))
             };
+            // The header first: an oversize blob is never inflated.
+            match oversize_blob(repo, id, &scanner.skip) {
+                Ok(None) => {}
+                Ok(Some((reason, size))) => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    sink(Event::Notice(Notice::Skipped {
+                        path: format!("{} (blob {id}, {size} bytes)", origin.path),
+                        reason,
+                    }));
+                    return;
+                }
+                Err(e) => return notice(e),
+            }
             let data = match repo.objects.try_find(id, buf) {
                 Ok(Some(d)) => d.data,
                 Ok(None) => return notice("object missing".to_string()),
                 Err(e) => return notice(e.to_string()),
             };
-            if let Some(reason) = scanner.skip.by_size(data.len() as u64) {
-                skipped.fetch_add(1, Ordering::Relaxed);
-                sink(Event::Notice(Notice::Skipped {
-                    path: origin.path.clone(),
-                    reason,
-                }));
-                return;
-            }
             if scanner.skip.by_content(&origin.path, data).is_some() {
                 skipped.fetch_add(1, Ordering::Relaxed);
                 return;

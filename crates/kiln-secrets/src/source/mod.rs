@@ -8,7 +8,7 @@ pub mod image;
 pub mod staged;
 
 use crate::finding::Finding;
-use crate::skip::SkipReason;
+use crate::skip::{SkipPolicy, SkipReason};
 
 /// Something a source wants the user to know that is not a finding.
 #[derive(Debug, Clone)]
@@ -63,4 +63,19 @@ pub struct Stats {
     pub skipped: u64,
     /// Commits walked (history).
     pub commits: u64,
+}
+
+/// Reads only the object header of blob `id` (its kind and inflated size, from the loose
+/// object's or pack entry's header) and says whether the blob is over the size limit, so a
+/// 2 GB blob is skipped without being inflated. `Ok(None)`: the blob is small enough to read.
+pub(crate) fn oversize_blob(
+    repo: &gix::Repository,
+    id: &gix::ObjectId,
+    skip: &SkipPolicy,
+) -> Result<Option<(SkipReason, u64)>, String> {
+    match repo.try_find_header(*id) {
+        Ok(Some(h)) => Ok(skip.by_size(h.size()).map(|r| (r, h.size()))),
+        Ok(None) => Err("object missing".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }

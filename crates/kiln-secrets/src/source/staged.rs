@@ -7,7 +7,7 @@ use std::path::Path;
 
 use gix::objs::Find as _;
 
-use super::{Event, Notice, Stats};
+use super::{Event, Notice, Stats, oversize_blob};
 use crate::engine::{Fragment, Scanner};
 
 /// Errors that stop a staged scan.
@@ -73,6 +73,18 @@ pub fn scan_staged(
             sink(Event::Notice(Notice::Skipped { path: rel, reason }));
             continue;
         }
+        match oversize_blob(&repo, &entry.id, &scanner.skip) {
+            Ok(None) => {}
+            Ok(Some((reason, _))) => {
+                stats.skipped += 1;
+                sink(Event::Notice(Notice::Skipped { path: rel, reason }));
+                continue;
+            }
+            Err(message) => {
+                sink(Event::Notice(Notice::Unreadable { path: rel, message }));
+                continue;
+            }
+        }
         let data = match repo.objects.try_find(&entry.id, &mut buf) {
             Ok(Some(d)) => d.data,
             Ok(None) => {
@@ -100,6 +112,10 @@ pub fn scan_staged(
             continue;
         }
         let old_lines: HashSet<&[u8]> = match old {
+            // An oversize HEAD version is not inflated: every line then counts as added.
+            Some(id) if !matches!(oversize_blob(&repo, &id, &scanner.skip), Ok(None)) => {
+                HashSet::new()
+            }
             Some(id) => match repo.objects.try_find(&id, &mut old_buf) {
                 Ok(Some(d)) => d.data.split(|&b| b == b'\n').collect(),
                 _ => HashSet::new(),

@@ -73,6 +73,11 @@ pub fn parse_certificates(data: &[u8], what: &str) -> Result<Vec<Vec<u8>>, Notat
         Certificate::from_der(data).map_err(|e| bad(format!("not a DER certificate: {e}")))?;
         return Ok(vec![data.to_vec()]);
     }
+    // x509-cert's PEM chain reader underflows on input that is empty once trailing line
+    // breaks are trimmed (found by fuzzing: fuzz/regressions/notation-certs/).
+    if data.trim_ascii().is_empty() {
+        return Err(bad("no CERTIFICATE in the file".into()));
+    }
     let certs =
         Certificate::load_pem_chain(data).map_err(|e| bad(format!("not PEM certificates: {e}")))?;
     let mut out = Vec::new();

@@ -41,6 +41,17 @@ pub struct Pep440 {
 
 /// Parses any string: PEP 440 when it is one, legacy otherwise (never fails).
 pub fn parse(input: &str) -> PyVersion {
+    // The common case, `N(.N)*`, without the regex.
+    if !input.is_empty() && input.split('.').all(|p| !p.is_empty() && is_digits(p)) {
+        return PyVersion::Pep440(Pep440 {
+            epoch: "0".into(),
+            release: input.split('.').map(str::to_string).collect(),
+            pre: None,
+            post: None,
+            dev: None,
+            local: Vec::new(),
+        });
+    }
     let s = input.to_lowercase();
     let Some(m) = PEP440.captures(&s) else {
         return PyVersion::Legacy(legacy_key(&s));

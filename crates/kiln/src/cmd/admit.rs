@@ -1,14 +1,265 @@
-//! `kiln admit`: placeholder until its helper replaces this module.
+//! `kiln admit`: the Kubernetes admission webhook, and `kiln admit gen-certs`.
+//!
+//! Stable interface (the deployment files rely on it):
+//!
+//! ```text
+//! kiln admit [serve] --policy FILE --tls-cert FILE --tls-key FILE [--listen ADDR]
+//!     [--metrics-listen ADDR] [--budget 8s] [--exclude-namespace NS]...
+//!     [--registry-credentials CONFIG.JSON] [--insecure-registry]
+//!     [--kube-api URL|in-cluster] [--kube-token-file FILE] [--kube-ca-file FILE]
+//!     [--cache-size N] [--cache-ttl 300s] [--tag-ttl 30s] [--reload-interval 5s]
+//!     [--max-body-bytes 3145728]
+//! kiln admit gen-certs --out DIR --host NAME [--host NAME]...
+//! ```
+//!
+//! - `--listen` defaults to `0.0.0.0:8443` (HTTPS). Paths on it: `POST /validate`,
+//!   `POST /mutate` (AdmissionReview `admission.k8s.io/v1`), `GET /healthz`, `GET /readyz`,
+//!   `GET /metrics` (Prometheus text).
+//! - `--metrics-listen ADDR` additionally serves `/healthz`, `/readyz`, `/metrics` over
+//!   plain HTTP (for scrapers and probes that do not speak TLS).
+//! - `--tls-cert`/`--tls-key` are PEM files, re-read every `--reload-interval` and swapped
+//!   in when they change (a bad new pair is logged and the previous one kept). The policy
+//!   file is watched the same way; a policy with errors is refused at start with its line
+//!   number, and a reload with errors keeps the previous policy (shown on `/readyz`).
+//! - `--budget` bounds each AdmissionReview (default 8 s, under Kubernetes' default webhook
+//!   timeout of 10 s); a registry that does not answer in time gives a decision that
+//!   follows the policy's mode (enforce: deny with a `timeout` reason).
+//! - `--exclude-namespace` (repeatable, default `kube-system`): objects there are admitted
+//!   unchecked.
+//! - `--kube-api` enables reading the pod's `imagePullSecrets` (`in-cluster` uses
+//!   `KUBERNETES_SERVICE_HOST` and the service-account token and CA).
+//! - `gen-certs` writes `ca.crt`, `ca.key`, `tls.crt`, `tls.key` and `ca-bundle.b64` (the
+//!   `caBundle` of the webhook configurations, also printed on stdout). A host written
+//!   `NAME.NAMESPACE` also gets `NAME.NAMESPACE.svc` and `NAME.NAMESPACE.svc.cluster.local`.
+//!
+//! Settings may also come from `KILN_ADMIT_*` environment variables (see `--help`).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use kiln_admit::cache::CacheOptions;
+use kiln_admit::creds::{DockerConfig, KubeClient, KubeOptions, SERVICE_ACCOUNT_DIR};
+use kiln_admit::tls::CertFiles;
+use kiln_admit::{ServerConfig, WebhookOptions};
+use kiln_oci::registry::RegistryOptions;
+use kiln_policy::collect::GateOptions;
 
 use crate::output::Global;
 
 /// Arguments of `kiln admit`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve the webhook (the same as `kiln admit` with these flags).
+    Serve(ServeArgs),
+    /// Generate a CA and a server certificate for a self-signed setup.
+    GenCerts(GenCertsArgs),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 8s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m)")),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The Kiln policy (kind: ImagePolicy).
+    #[arg(long, value_name = "FILE", env = "KILN_ADMIT_POLICY")]
+    policy: Option<PathBuf>,
+    /// Server certificate chain (PEM).
+    #[arg(long, value_name = "FILE", env = "KILN_ADMIT_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, value_name = "FILE", env = "KILN_ADMIT_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// HTTPS address.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8443",
+        env = "KILN_ADMIT_LISTEN"
+    )]
+    listen: SocketAddr,
+    /// Also serve /healthz, /readyz and /metrics over plain HTTP here.
+    #[arg(long, value_name = "ADDR", env = "KILN_ADMIT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Time budget of one AdmissionReview (keep it under the webhook's timeoutSeconds).
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_duration, env = "KILN_ADMIT_BUDGET")]
+    budget: Duration,
+    /// Namespace whose objects are admitted unchecked (repeatable).
+    #[arg(long = "exclude-namespace", value_name = "NS", default_values_t = ["kube-system".to_string()])]
+    exclude_namespaces: Vec<String>,
+    /// Registry credentials in Docker config.json format (else the usual lookup:
+    /// KILN_REGISTRY_USERNAME/PASSWORD, ~/.docker/config.json).
+    #[arg(long, value_name = "FILE", env = "KILN_ADMIT_REGISTRY_CREDENTIALS")]
+    registry_credentials: Option<PathBuf>,
+    /// Allow plain HTTP to non-loopback registries.
+    #[arg(long)]
+    insecure_registry: bool,
+    /// Kubernetes API for imagePullSecrets: a URL, or `in-cluster`.
+    #[arg(long, value_name = "URL", env = "KILN_ADMIT_KUBE_API")]
+    kube_api: Option<String>,
+    /// Bearer token file for the Kubernetes API.
+    #[arg(long, value_name = "FILE")]
+    kube_token_file: Option<PathBuf>,
+    /// CA bundle of the Kubernetes API.
+    #[arg(long, value_name = "FILE")]
+    kube_ca_file: Option<PathBuf>,
+    /// Entries per cache (tag and decision caches).
+    #[arg(long, default_value_t = 10_000)]
+    cache_size: u64,
+    /// How long a decision about a digest is reused.
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    cache_ttl: Duration,
+    /// How long a tag → digest resolution is reused.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    tag_ttl: Duration,
+    /// How often certificate and policy files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    reload_interval: Duration,
+    /// Largest AdmissionReview body accepted (413 above).
+    #[arg(long, default_value_t = kiln_admit::server::DEFAULT_BODY_LIMIT)]
+    max_body_bytes: usize,
+}
+
+#[derive(clap::Args)]
+struct GenCertsArgs {
+    /// Directory to write ca.crt, ca.key, tls.crt, tls.key and ca-bundle.b64 into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// DNS name or IP of the webhook service (repeatable); `NAME.NAMESPACE` also gets
+    /// `.svc` and `.svc.cluster.local` names.
+    #[arg(long = "host", value_name = "NAME", required = true)]
+    hosts: Vec<String>,
+}
 
 /// Runs `kiln admit`.
-pub async fn run(_args: Args, _global: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("kiln admit is not built yet")
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(Command::GenCerts(a)) => gen_certs(a, global),
+        Some(Command::Serve(a)) => serve(a, global).await,
+        None => serve(args.serve, global).await,
+    }
+}
+
+fn gen_certs(a: GenCertsArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let g = kiln_admit::certs::generate(&a.out, &a.hosts)?;
+    global.say(format!(
+        "Wrote {}, {}, {} and {} (SANs: {})",
+        g.ca_cert.display(),
+        g.cert.display(),
+        g.key.display(),
+        g.ca_bundle.display(),
+        g.sans.join(", ")
+    ));
+    println!("{}", g.ca_bundle_b64);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(a: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let missing = |what: &str| anyhow::anyhow!("kiln admit needs {what}");
+    let policy = a.policy.ok_or_else(|| missing("--policy FILE"))?;
+    let cert = a.tls_cert.ok_or_else(|| missing("--tls-cert FILE"))?;
+    let key = a.tls_key.ok_or_else(|| missing("--tls-key FILE"))?;
+    let registry_credentials = match &a.registry_credentials {
+        Some(p) => DockerConfig::load(p)?,
+        None => DockerConfig::default(),
+    };
+    let kube = match a.kube_api.as_deref() {
+        None => None,
+        Some("in-cluster") => {
+            let mut o = KubeOptions::in_cluster().context(
+                "--kube-api in-cluster: KUBERNETES_SERVICE_HOST is not set (not in a pod?)",
+            )?;
+            if let Some(t) = a.kube_token_file.clone() {
+                o.token_file = t;
+            }
+            if let Some(c) = a.kube_ca_file.clone() {
+                o.ca_file = Some(c);
+            }
+            Some(KubeClient::new(o)?)
+        }
+        Some(url) => Some(KubeClient::new(KubeOptions {
+            api: url.to_string(),
+            token_file: a
+                .kube_token_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR).join("token")),
+            ca_file: a.kube_ca_file.clone(),
+        })?),
+    };
+    let gate = GateOptions {
+        registry: RegistryOptions {
+            insecure: a.insecure_registry,
+            ..RegistryOptions::default()
+        },
+        // The gate stops a little before the request budget so its own timeout reason
+        // (naming what it was doing) is the one reported.
+        budget: a.budget.mul_f64(0.9),
+    };
+    let config = ServerConfig {
+        listen: a.listen,
+        metrics_listen: a.metrics_listen,
+        tls: CertFiles { cert, key },
+        policy,
+        factory: kiln_admit::gate::gate_factory(gate),
+        options: WebhookOptions {
+            budget: a.budget,
+            excluded_namespaces: a
+                .exclude_namespaces
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .collect(),
+            cache: CacheOptions {
+                capacity: a.cache_size,
+                tag_ttl: a.tag_ttl,
+                decision_ttl: a.cache_ttl,
+            },
+            registry_credentials,
+            kube,
+        },
+        reload_interval: a.reload_interval,
+        body_limit: a.max_body_bytes,
+    };
+    let server = kiln_admit::start(config).await?;
+    let p = server.webhook().policy();
+    global.say(format!(
+        "kiln admit: serving https://{} (/validate, /mutate, /healthz, /readyz, /metrics){}; policy {} ({})",
+        server.addr,
+        server
+            .metrics_addr
+            .map(|m| format!(", plain-HTTP metrics on http://{m}"))
+            .unwrap_or_default(),
+        p.policy.source,
+        p.version
+    ));
+    server.wait().await;
+    Ok(ExitCode::SUCCESS)
 }

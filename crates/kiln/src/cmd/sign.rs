@@ -29,6 +29,7 @@ pub enum SignatureFormat {
 /// Output formats.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutFormat {
+    #[value(alias = "table")]
     Text,
     Json,
 }
@@ -90,24 +91,37 @@ pub struct AttestArgs {
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// Verification key: a public or private key file, `awskms://…` or `pkcs11:…`.
-    #[arg(long, required_unless_present = "trust_policy")]
+    #[arg(long, required_unless_present_any = ["trust_policy", "policy"], conflicts_with = "policy")]
     key: Option<String>,
     /// The image: a registry reference or `oci:PATH[:TAG|@DIGEST]`.
     image: String,
     /// Verify attestations of this type (sbom, spdx, cyclonedx, slsaprovenance, vuln,
     /// openvex, custom or a URI) instead of signatures.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "policy")]
     attestation: Option<String>,
     /// Notation trust policy file.
-    #[arg(long, requires = "trust_store")]
+    #[arg(long, requires = "trust_store", conflicts_with = "policy")]
     trust_policy: Option<PathBuf>,
     /// Notation trust store directory.
     #[arg(long)]
     trust_store: Option<PathBuf>,
+    /// Decide with a Kiln deployment policy (`kind: ImagePolicy`): exit 0 allowed,
+    /// 1 (or `--exit-code`) denied.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The Kubernetes namespace to decide for (rules with `namespaces`).
+    #[arg(long, requires = "policy")]
+    namespace: Option<String>,
+    /// Exit code when the policy denies the image.
+    #[arg(long, default_value_t = 1, requires = "policy")]
+    exit_code: u8,
+    /// Time budget of the whole decision, in seconds (registry, keys, checks).
+    #[arg(long, default_value_t = 30.0, requires = "policy")]
+    timeout: f64,
     /// Allow plain HTTP to a non-loopback registry.
     #[arg(long)]
     insecure_registry: bool,
-    /// Output format.
+    /// Output format (`table` is the text format).
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     format: OutFormat,
 }
@@ -259,6 +273,9 @@ pub async fn attest(args: AttestArgs, global: &Global) -> anyhow::Result<ExitCod
 
 /// Runs `kiln verify`.
 pub async fn verify(args: VerifyArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    if let Some(policy) = args.policy.as_deref() {
+        return verify_policy(&args, policy, global).await;
+    }
     if let Some(policy) = args.trust_policy.as_deref() {
         return verify_notation(&args, policy, global).await;
     }
@@ -369,4 +386,135 @@ async fn verify_notation(
         )),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln verify IMAGE --policy FILE`: the gate's decision on the command line.
+async fn verify_policy(
+    args: &VerifyArgs,
+    path: &std::path::Path,
+    global: &Global,
+) -> anyhow::Result<ExitCode> {
+    use kiln_policy::collect::{Gate, GateOptions};
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let policy = kiln_policy::Policy::load(path).map_err(|e| match &e {
+        kiln_policy::PolicyError::Invalid {
+            source_name,
+            line: Some(line),
+            column,
+            message,
+        } => anyhow::anyhow!("{source_name}:{line}:{}: {message}", column.unwrap_or(1)),
+        _ => anyhow::anyhow!(e),
+    })?;
+    let options = GateOptions {
+        registry: RegistryOptions {
+            insecure: args.insecure_registry,
+            ..RegistryOptions::default()
+        },
+        budget: std::time::Duration::from_secs_f64(args.timeout),
+    };
+    let gate = Gate::new(std::sync::Arc::new(policy), options)?;
+    let verdict = gate
+        .decide(&args.image, args.namespace.as_deref(), None)
+        .await;
+    let d = &verdict.decision;
+    match args.format {
+        OutFormat::Json => {
+            let signers: Vec<serde_json::Value> = verdict
+                .evidence
+                .signatures
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "format": s.format,
+                        "signers": gate.policy().document.spec.signers.iter()
+                            .filter(|def| def.matches(&s.signer))
+                            .map(|def| def.name.clone())
+                            .collect::<Vec<_>>(),
+                        "keyFingerprint": s.signer.key_fingerprint(),
+                        "kmsKey": s.signer.kms_key,
+                        "subject": s.signer.subject,
+                    })
+                })
+                .collect();
+            let mut types: Vec<&str> = verdict
+                .evidence
+                .attestations
+                .iter()
+                .map(|a| a.predicate_type.as_str())
+                .collect();
+            types.sort_unstable();
+            types.dedup();
+            output::emit_json(
+                &serde_json::json!({
+                    "image": args.image,
+                    "digest": verdict.digest.as_ref().map(|d| d.to_string()),
+                    "policy": path.display().to_string(),
+                    "policyVersion": gate.policy_version(),
+                    "decision": d,
+                    "evidence": {
+                        "signatures": signers,
+                        "attestations": verdict.evidence.attestations.len(),
+                        "predicateTypes": types,
+                    },
+                    "registryError": verdict.registry_error,
+                }),
+                None,
+            )?;
+        }
+        OutFormat::Text => {
+            let mut out = String::new();
+            out.push_str(&format!("image   {}\n", args.image));
+            out.push_str(&format!(
+                "digest  {}\n",
+                verdict
+                    .digest
+                    .as_ref()
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ));
+            let mode = match d.mode {
+                kiln_policy::Mode::Enforce => "enforce",
+                kiln_policy::Mode::Audit => "audit",
+            };
+            out.push_str(&format!(
+                "result  {} (mode {mode}; rules: {})\n",
+                if d.allowed { "ALLOWED" } else { "DENIED" },
+                if d.matched_rules.is_empty() {
+                    "none".to_string()
+                } else {
+                    d.matched_rules.join(", ")
+                }
+            ));
+            if !d.reasons.is_empty() || !d.warnings.is_empty() {
+                out.push_str(&format!(
+                    "\n{:<6} {:<22} {:<22} MESSAGE\n",
+                    "", "RULE", "CODE"
+                ));
+            }
+            for (what, list) in [("deny", &d.reasons), ("warn", &d.warnings)] {
+                for r in list {
+                    out.push_str(&format!(
+                        "{what:<6} {:<22} {:<22} {}\n",
+                        r.rule.as_deref().unwrap_or("-"),
+                        r.code.as_str(),
+                        r.message
+                    ));
+                }
+            }
+            output::emit(out.as_bytes(), None)?;
+            global.say(format!(
+                "{}: {} signature(s) and {} attestation(s) verified",
+                args.image,
+                verdict.evidence.signatures.len(),
+                verdict.evidence.attestations.len()
+            ));
+        }
+    }
+    Ok(if d.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(args.exit_code)
+    })
 }
