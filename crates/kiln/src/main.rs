@@ -52,8 +52,6 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Read the evidence of past runs (ledger and encrypted evidence store).
     Evidence(cmd::evidence::Args),
-    /// Serve push webhooks, the dashboard and continuous re-scanning.
-    Server(cmd::server::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,7 +93,6 @@ fn main() -> ExitCode {
             Command::Init(a) => cmd::run::init(a, &global).await,
             Command::Run(a) => cmd::run::run(a, &global).await,
             Command::Evidence(a) => cmd::evidence::run(a, &global).await,
-            Command::Server(a) => cmd::server::run(a, &global).await,
         }
     });
     match result {

@@ -11,6 +11,5 @@ pub mod policy;
 pub mod run;
 pub mod sbom;
 pub mod secrets;
-pub mod server;
 pub mod sign;
 pub mod vuln;
