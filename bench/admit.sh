@@ -6,13 +6,14 @@
 # decisions (a second server with --cache-size 0: every request resolves the tag, fetches
 # the signatures and attestations from the registry and verifies them).
 #
-# Usage: bench/admit.sh             RATE=1000 DURATION=20s KILN=target/release/kiln
+# Usage: bench/admit.sh             RATE=1000 LOW_RATE=20 DURATION=20s KILN=target/release/kiln
 # Needs: docker-registry (scripts/apt-packages.txt), curl, python3; installs oha with
 # `cargo install oha` into target/bench-tools when absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RATE=${RATE:-1000}
+LOW_RATE=${LOW_RATE:-20}
 DURATION=${DURATION:-20s}
 KILN=${KILN:-target/release/kiln}
 OHA=${OHA:-target/bench-tools/bin/oha}
@@ -108,9 +109,9 @@ check_allowed() { # port
   python3 -c 'import json,sys; r=json.loads(sys.argv[1])["response"]; sys.exit(0 if r["allowed"] else "not allowed: %s" % r)' "$answer"
 }
 
-load() { # label, port
-  local label=$1 port=$2
-  "$OHA" --no-tui --insecure -q "$RATE" -z "$DURATION" -m POST -H 'content-type: application/json' \
+load() { # label, port, [rate]
+  local label=$1 port=$2 rate=${3:-$RATE}
+  "$OHA" --no-tui --insecure -q "$rate" -z "$DURATION" -m POST -H 'content-type: application/json' \
     -D review.json --output-format json "https://127.0.0.1:$port/validate" > "oha-$port.json"
   python3 - "$label" "oha-$port.json" <<'PY'
 import json, sys
@@ -133,6 +134,9 @@ echo "| decisions | achieved req/s | HTTP 200 / sent | p50 | p99 | slowest | err
 echo "|---|---|---|---|---|---|---|"
 load "cached (rate $RATE/s, $DURATION)" "$P1"
 load "uncached, --cache-size 0 (rate $RATE/s, $DURATION)" "$P2"
+sleep 5  # let the saturated server drain
+# The uncached path again at a rate it can sustain here, for the latency of one decision.
+load "uncached, --cache-size 0 (rate $LOW_RATE/s, $DURATION)" "$P2" "$LOW_RATE"
 echo
 echo "metrics of the cached server:"
 curl -sfk "https://127.0.0.1:$P1/metrics" | grep -E '^kiln_admit_(decisions|cache)' || true

@@ -115,7 +115,12 @@ pub(crate) enum Scope {
 pub(crate) struct Authenticator {
     registry: String,
     credentials: Credentials,
-    oci: oci_client::Client,
+    /// How to reach the registry for token requests.
+    protocol: oci_client::client::ClientProtocol,
+    /// Built on the first token challenge only: setting up its HTTP client loads the
+    /// system's TLS roots, which cost more than a whole anonymous pull (the admission
+    /// webhook opens a store per decision).
+    oci: std::sync::OnceLock<oci_client::Client>,
     reference: oci_client::Reference,
     headers: Mutex<[Option<HeaderValue>; 2]>,
 }
@@ -132,16 +137,11 @@ impl Authenticator {
         } else {
             oci_client::client::ClientProtocol::Https
         };
-        let oci = oci_client::Client::new(oci_client::client::ClientConfig {
-            protocol,
-            connect_timeout: Some(std::time::Duration::from_secs(15)),
-            read_timeout: Some(std::time::Duration::from_secs(60)),
-            ..Default::default()
-        });
         Authenticator {
             registry: registry.to_string(),
             credentials,
-            oci,
+            protocol,
+            oci: std::sync::OnceLock::new(),
             reference: oci_client::Reference::with_tag(
                 registry.to_string(),
                 repository.to_string(),
@@ -149,6 +149,18 @@ impl Authenticator {
             ),
             headers: Mutex::new([None, None]),
         }
+    }
+
+    /// The `oci-client` used for token requests, made on first use.
+    fn oci(&self) -> &oci_client::Client {
+        self.oci.get_or_init(|| {
+            oci_client::Client::new(oci_client::client::ClientConfig {
+                protocol: self.protocol.clone(),
+                connect_timeout: Some(std::time::Duration::from_secs(15)),
+                read_timeout: Some(std::time::Duration::from_secs(60)),
+                ..Default::default()
+            })
+        })
     }
 
     fn slot(scope: Scope) -> usize {
@@ -205,7 +217,7 @@ impl Authenticator {
                     Scope::Push => RegistryOperation::Push,
                 };
                 let token = self
-                    .oci
+                    .oci()
                     .auth(&self.reference, &self.credentials.to_registry_auth(), op)
                     .await
                     .map_err(|e| fail(format!("token request failed: {e}")))?;

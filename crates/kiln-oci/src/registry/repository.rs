@@ -105,6 +105,25 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// The process-wide HTTP client: built once (loading the TLS trust roots is the costly
+/// part), cloned into every store (a cheap handle), so connections to a registry are
+/// pooled and kept alive across stores. The admission webhook opens a store per decision;
+/// with one client per store each decision paid for a TLS set-up and new connections.
+fn shared_client() -> std::result::Result<reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<std::result::Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(15))
+                .read_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
 impl RegistryStore {
     /// A client for `registry/repository`. Credentials are `options.credentials`, else
     /// looked up ([`Credentials::lookup`]). Plain HTTP for loopback registries or when
@@ -121,11 +140,7 @@ impl RegistryStore {
             registry
         };
         let base = format!("{}://{host}", if plain_http { "http" } else { "https" });
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .build()
+        let http = shared_client()
             .map_err(|e| registry_err(registry, format!("cannot set up HTTP client: {e}")))?;
         Ok(RegistryStore {
             auth: Authenticator::new(host, repository, plain_http, credentials),
