@@ -21,6 +21,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Build the image described by the `build:` section of kiln.yaml.
     Build(cmd::build::Args),

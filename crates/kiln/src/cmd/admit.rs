@@ -60,6 +60,8 @@ pub struct Args {
 }
 
 #[derive(clap::Subcommand)]
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Serve the webhook (the same as `kiln admit` with these flags).
     Serve(ServeArgs),
