@@ -6,7 +6,7 @@
 //! `KILN_REQUIRE_SERVICES=1`, which turns a missing service into a test failure instead
 //! of a skip. A plain `cargo test` skips those tests with a message naming what is missing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -96,4 +96,43 @@ pub fn program(name: &str) -> Option<PathBuf> {
 /// (pass `env!("CARGO_BIN_EXE_kiln")`); kept here so other helpers can grow around it.
 pub fn bin(path: &str) -> PathBuf {
     PathBuf::from(path)
+}
+
+/// Validates the SPDX JSON file at `path` with `pyspdxtools -i` from the test venv of
+/// `python` (see [`python`]); panics with the tool's output unless it passes silently.
+pub fn assert_spdx_valid(python: &Path, path: &Path) {
+    let o = std::process::Command::new(
+        python
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("pyspdxtools"),
+    )
+    .arg("-i")
+    .arg(path)
+    .output()
+    .expect("run pyspdxtools");
+    assert!(
+        o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
+        "pyspdxtools: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Validates the CycloneDX JSON file at `path` with cyclonedx-python-lib's strict JSON
+/// validator, for the spec version the document declares; panics with its errors.
+pub fn assert_cyclonedx_valid(python: &Path, path: &Path) {
+    let script = "import json,sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import JsonStrictValidator\ntext=open(sys.argv[1]).read()\nerr=JsonStrictValidator(SchemaVersion.from_version(json.loads(text)['specVersion'])).validate_str(text)\nprint(err or 'valid')\nsys.exit(1 if err else 0)\n";
+    let o = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "CycloneDX validator: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
