@@ -54,6 +54,12 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Read the evidence of past runs (ledger and encrypted evidence store).
     Evidence(cmd::evidence::Args),
+    /// Match every stored SBOM against the vulnerability database again and report new findings.
+    Rescan(cmd::rescan::Args),
+    /// Serve push webhooks, the run queue, scheduled re-scans and the dashboard.
+    Server(cmd::server::Args),
+    /// Install git hooks that trigger runs (post-receive in a bare repository).
+    Hook(cmd::hook::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +101,9 @@ fn main() -> ExitCode {
             Command::Init(a) => cmd::run::init(a, &global).await,
             Command::Run(a) => cmd::run::run(a, &global).await,
             Command::Evidence(a) => cmd::evidence::run(a, &global).await,
+            Command::Rescan(a) => cmd::rescan::run(a, &global).await,
+            Command::Server(a) => cmd::server::run(a, &global).await,
+            Command::Hook(a) => cmd::hook::run(a, &global).await,
         }
     });
     match result {

@@ -8,11 +8,18 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType};
 
 /// (version, description, SQL) of every migration, oldest first.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../migrations/0001_ledger.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../../migrations/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "images",
+        include_str!("../../migrations/0002_images.sql"),
+    ),
+];
 
 /// The embedded migrations as a sqlx source.
 #[derive(Debug, Clone, Copy)]

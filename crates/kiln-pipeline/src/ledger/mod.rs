@@ -96,6 +96,12 @@ impl Ledger {
         })
     }
 
+    /// The connection pool, for the other ledger modules of this crate (findings,
+    /// dashboard queries, deliveries).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Which database this ledger is in.
     pub fn backend(&self) -> Backend {
         self.backend
