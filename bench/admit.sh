@@ -2,9 +2,14 @@
 # Load on the admission webhook: `oha` at a fixed request rate against `kiln admit` on
 # loopback (HTTPS), for an image in a local distribution registry that Kiln signed and
 # attested, under a policy that requires the signature and a SLSA provenance attestation
-# with a Rego condition. Two runs: cached decisions (the default cache), and uncached
-# decisions (a second server with --cache-size 0: every request resolves the tag, fetches
-# the signatures and attestations from the registry and verifies them).
+# with a Rego condition. Three servers:
+# - cached: the defaults (decisions cached by digest and policy version);
+# - uncached decisions: `--cache-size 0`: no decision cache, so every request verifies the
+#   signature and the attestation (ECDSA) and evaluates the policy and its Rego; registry
+#   reads go through the gate's shared registry cache (manifests and blobs by digest, the
+#   tag, `.sig`/`.att` tags and referrers for --tag-ttl 30 s);
+# - cold: `--cache-size 0 --tag-ttl "${COLD_TAG_TTL:-0s}" --registry-cache-bytes 0`: every request also reads
+#   everything from the registry again (about 8 HTTP requests).
 #
 # Usage: bench/admit.sh             RATE=1000 LOW_RATE=20 DURATION=20s KILN=target/release/kiln
 # Needs: docker-registry (scripts/apt-packages.txt), curl, python3; installs oha with
@@ -128,15 +133,17 @@ PY
 
 P1=$(free_port); serve "$P1"
 P2=$(free_port); serve "$P2" --cache-size 0
-check_allowed "$P1"; check_allowed "$P2"
+P3=$(free_port); serve "$P3" --cache-size 0 --tag-ttl "${COLD_TAG_TTL:-0s}" --registry-cache-bytes 0
+check_allowed "$P1"; check_allowed "$P2"; check_allowed "$P3"
 echo
 echo "| decisions | achieved req/s | HTTP 200 / sent | p50 | p99 | slowest | errors |"
 echo "|---|---|---|---|---|---|---|"
 load "cached (rate $RATE/s, $DURATION)" "$P1"
-load "uncached, --cache-size 0 (rate $RATE/s, $DURATION)" "$P2"
+load "uncached decisions, --cache-size 0 (rate $RATE/s, $DURATION)" "$P2"
+load "cold, every read from the registry (rate $RATE/s, $DURATION)" "$P3"
 sleep 5  # let the saturated server drain
-# The uncached path again at a rate it can sustain here, for the latency of one decision.
-load "uncached, --cache-size 0 (rate $LOW_RATE/s, $DURATION)" "$P2" "$LOW_RATE"
+# The cold path again at a rate it can sustain here, for the latency of one decision.
+load "cold, every read from the registry (rate $LOW_RATE/s, $DURATION)" "$P3" "$LOW_RATE"
 echo
 echo "metrics of the cached server:"
 curl -sfk "https://127.0.0.1:$P1/metrics" | grep -E '^kiln_admit_(decisions|cache)' || true

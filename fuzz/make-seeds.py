@@ -106,6 +106,25 @@ def tar_seeds():
         put("layer-zstd", "magic.zst", b"\x28\xb5\x2f\xfd\x00\x58\x01\x00\x00")
 
 
+def forge_seeds():
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    github = {"ref": "refs/heads/main", "before": "0" * 40, "after": commit,
+              "repository": {"full_name": "acme/hello", "name": "hello",
+                             "clone_url": "https://github.com/acme/hello.git"},
+              "pusher": {"name": "a"}, "commits": [{"id": commit, "message": "m"}]}
+    gitlab = {"object_kind": "push", "ref": "refs/heads/main", "before": commit,
+              "after": commit, "checkout_sha": commit,
+              "project": {"path_with_namespace": "acme/hello", "name": "hello"}}
+    gitea = {"ref": "refs/heads/main", "before": commit, "after": "0" * 40,
+             "repository": {"full_name": "acme/hello", "name": "hello"}, "deleted": True}
+    hook = {"ref": "refs/tags/v1", "before": "0" * 64, "after": "ab" * 32,
+            "repository": {"name": "hello"}}
+    put("forge-push", "github.json", json.dumps(github))
+    put("forge-push", "gitlab.json", json.dumps(gitlab))
+    put("forge-push", "gitea-delete.json", json.dumps(gitea))
+    put("forge-push", "hook-sha256.json", json.dumps(hook))
+
+
 def json_seeds():
     digest = "sha256:" + "a" * 64
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -234,3 +253,4 @@ if len(sys.argv) > 3 and sys.argv[2] == "--classify":
 else:
     tar_seeds()
     json_seeds()
+    forge_seeds()

@@ -43,6 +43,8 @@ impl Default for CacheOptions {
 
 /// Both caches.
 pub struct DecisionCache {
+    /// Zero: tag resolutions are never reused.
+    tag_ttl: Duration,
     tags: Cache<String, String>,
     decisions: Cache<DecisionKey, Outcome>,
 }
@@ -50,9 +52,10 @@ pub struct DecisionCache {
 impl DecisionCache {
     pub fn new(options: CacheOptions) -> Self {
         DecisionCache {
+            tag_ttl: options.tag_ttl,
             tags: Cache::builder()
                 .max_capacity(options.capacity)
-                .time_to_live(options.tag_ttl)
+                .time_to_live(options.tag_ttl.max(Duration::from_millis(1)))
                 .build(),
             decisions: Cache::builder()
                 .max_capacity(options.capacity)
@@ -67,6 +70,9 @@ impl DecisionCache {
     }
 
     pub fn put_tag(&self, reference: String, digest: String) {
+        if self.tag_ttl.is_zero() {
+            return;
+        }
         self.tags.insert(reference, digest);
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kiln_oci::registry::Credentials;
 use kiln_policy::Policy;
-use kiln_policy::collect::{Gate, GateOptions};
+use kiln_policy::collect::{Gate, GateOptions, RegistryCacheOptions};
 
 use crate::decide::{Decide, DeciderFactory, Outcome};
 
@@ -31,6 +31,16 @@ pub fn gate_factory(options: GateOptions) -> DeciderFactory {
     Arc::new(move |policy: Arc<Policy>| {
         Gate::new(policy, options.clone())
             .map(|g| Arc::new(g) as Arc<dyn Decide>)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Builds a [`Gate`] with `options` for each policy, sharing registry reads across its
+/// decisions (see `kiln_policy::collect::cache`); a new policy starts with an empty cache.
+pub fn gate_factory_cached(options: GateOptions, cache: RegistryCacheOptions) -> DeciderFactory {
+    Arc::new(move |policy: Arc<Policy>| {
+        Gate::new(policy, options.clone())
+            .map(|g| Arc::new(g.with_registry_cache(cache)) as Arc<dyn Decide>)
             .map_err(|e| e.to_string())
     })
 }

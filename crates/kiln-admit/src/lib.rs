@@ -18,6 +18,7 @@ pub mod decide;
 pub mod gate;
 pub mod metrics;
 pub mod patch;
+pub mod report;
 pub mod review;
 pub mod server;
 pub mod tls;

@@ -4,11 +4,16 @@
 //! - `kiln_admit_cache_hits_total` / `kiln_admit_cache_misses_total{cache="tag|decision"}`;
 //! - `kiln_admit_registry_errors_total`: image decisions that met a registry error/timeout;
 //! - `kiln_admit_reloads_total{what="policy|certificate",result="ok|error"}`;
-//! - `kiln_admit_admitted_images_total`: images admitted outside dry runs.
+//! - `kiln_admit_admitted_images_total`: images admitted outside dry runs;
+//! - `kiln_admit_refused_total{reason="overloaded|too_large|slow_body|connections|budget"}`:
+//!   requests and connections refused by the server's limits (see `server::Limits`);
+//! - `kiln_admit_in_flight`: AdmissionReviews being decided; `kiln_admit_connections`: open
+//!   connections.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -20,6 +25,11 @@ struct ResultLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabel {
     cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabel {
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,6 +53,33 @@ pub enum ResultKind {
     Error,
 }
 
+/// Why the server refused a request or a connection without deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No decision slot (or body memory) free within the queue wait: 503.
+    Overloaded,
+    /// The body is over the limit: 413.
+    TooLarge,
+    /// The body did not arrive within the body timeout: 408.
+    SlowBody,
+    /// Over the connection limit: closed at once.
+    Connections,
+    /// The decision overran the budget (a safety net behind the per-image deadline): denied.
+    Budget,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::Overloaded => "overloaded",
+            Refusal::TooLarge => "too_large",
+            Refusal::SlowBody => "slow_body",
+            Refusal::Connections => "connections",
+            Refusal::Budget => "budget",
+        }
+    }
+}
+
 /// Every metric of the webhook.
 pub struct Metrics {
     registry: Registry,
@@ -53,6 +90,9 @@ pub struct Metrics {
     registry_errors: Counter,
     reloads: Family<ReloadLabel, Counter>,
     admitted: Counter,
+    refused: Family<RefusedLabel, Counter>,
+    in_flight: Gauge,
+    connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -99,6 +139,24 @@ impl Metrics {
             "Images admitted outside dry runs",
             admitted.clone(),
         );
+        let refused = Family::<RefusedLabel, Counter>::default();
+        registry.register(
+            "kiln_admit_refused",
+            "Requests and connections refused by the server's limits",
+            refused.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "kiln_admit_in_flight",
+            "AdmissionReviews being decided",
+            in_flight.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "kiln_admit_connections",
+            "Open connections on the webhook port",
+            connections.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -108,7 +166,28 @@ impl Metrics {
             registry_errors,
             reloads,
             admitted,
+            refused,
+            in_flight,
+            connections,
         }
+    }
+
+    pub fn refused(&self, why: Refusal) {
+        self.refused
+            .get_or_create(&RefusedLabel {
+                reason: why.label(),
+            })
+            .inc();
+    }
+
+    /// Counts one AdmissionReview in flight until the guard is dropped.
+    pub fn in_flight(&self) -> GaugeGuard {
+        GaugeGuard::new(self.in_flight.clone())
+    }
+
+    /// Counts one open connection until the guard is dropped.
+    pub fn connection(&self) -> GaugeGuard {
+        GaugeGuard::new(self.connections.clone())
     }
 
     pub fn decision(&self, result: ResultKind, seconds: f64) {
@@ -154,6 +233,22 @@ impl Metrics {
     }
 }
 
+/// Decrements its gauge when dropped.
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    fn new(g: Gauge) -> Self {
+        g.inc();
+        GaugeGuard(g)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +258,16 @@ mod tests {
         let m = Metrics::new();
         m.decision(ResultKind::Denied, 0.001);
         m.cache(CacheKind::Decision, true);
+        m.refused(Refusal::Overloaded);
+        let g = m.in_flight();
         let text = m.render();
+        assert!(text.contains("kiln_admit_in_flight 1"), "{text}");
+        drop(g);
+        assert!(m.render().contains("kiln_admit_in_flight 0"));
+        assert!(
+            text.contains("kiln_admit_refused_total{reason=\"overloaded\"} 1"),
+            "{text}"
+        );
         assert!(
             text.contains("kiln_admit_decisions_total{result=\"denied\"} 1"),
             "{text}"

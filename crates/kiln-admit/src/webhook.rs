@@ -2,6 +2,10 @@
 //! AdmissionResponse out. Finds the images, decides each (through the cache) within the
 //! request's budget, and composes the answer: a denial naming each denied image with every
 //! reason, audit warnings in `warnings`, and on `/mutate` the digest-pinning patch.
+//!
+//! Fail closed: a panic while deciding, a decision that overruns the deadline, or more
+//! distinct images than [`Limits::max_images`] all deny with the reason; nothing is ever
+//! allowed because something inside went wrong.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +19,14 @@ use kiln_policy::{Decision, Policy, PolicyError, Reason, ReasonCode};
 use crate::cache::{CacheOptions, DecisionCache, DecisionKey};
 use crate::creds::{DockerConfig, KubeClient};
 use crate::decide::{Decide, DeciderFactory, Outcome, failure};
-use crate::metrics::{CacheKind, Metrics};
+use crate::metrics::{CacheKind, Metrics, Refusal};
 use crate::patch;
 use crate::review::{AdmissionRequest, AdmissionResponse};
+use crate::server::Limits;
 use crate::workload::{self, ImageSite};
+
+/// How long past its deadline a review may run before the safety net denies it.
+const OVERRUN_GRACE: Duration = Duration::from_millis(200);
 
 /// Longest warning kept whole (the API server may truncate longer ones).
 const WARNING_MAX: usize = 250;
@@ -110,6 +118,8 @@ pub struct WebhookOptions {
     pub registry_credentials: DockerConfig,
     /// Reads imagePullSecrets when set.
     pub kube: Option<KubeClient>,
+    /// Limits under load (applied by the server, and `max_images` here).
+    pub limits: Limits,
 }
 
 impl Default for WebhookOptions {
@@ -120,6 +130,7 @@ impl Default for WebhookOptions {
             cache: CacheOptions::default(),
             registry_credentials: DockerConfig::default(),
             kube: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -130,6 +141,8 @@ pub struct Webhook {
     cache: DecisionCache,
     metrics: Arc<Metrics>,
     options: WebhookOptions,
+    /// Where admitted images are reported (`--report-admitted`), when set.
+    reporter: std::sync::OnceLock<crate::report::Reporter>,
 }
 
 /// Codes that describe a failure to look, not the image: never cached.
@@ -168,7 +181,14 @@ impl Webhook {
             cache: DecisionCache::new(options.cache),
             metrics,
             options,
+            reporter: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reports every admitted image (not dry runs) to the Kiln server from now on. Only
+    /// the first reporter set is kept.
+    pub fn set_reporter(&self, reporter: crate::report::Reporter) {
+        let _ = self.reporter.set(reporter);
     }
 
     /// The policy in force.
@@ -193,21 +213,53 @@ impl Webhook {
         &self.options
     }
 
-    /// Answers one AdmissionRequest. Internal failures deny (fail closed) with the reason.
+    /// Answers one AdmissionRequest within the budget from now. Internal failures deny
+    /// (fail closed) with the reason.
     pub async fn review(
         self: &Arc<Self>,
         endpoint: Endpoint,
         request: AdmissionRequest,
     ) -> AdmissionResponse {
+        let deadline = tokio::time::Instant::now() + self.options.budget;
+        self.review_until(endpoint, request, deadline).await
+    }
+
+    /// Answers one AdmissionRequest by `deadline` (the server starts the budget when the
+    /// request arrives, so queueing and reading the body count against it).
+    pub async fn review_until(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        request: AdmissionRequest,
+        deadline: tokio::time::Instant,
+    ) -> AdmissionResponse {
         let uid = request.uid.clone();
         let me = self.clone();
         // A panic in a decision must not take the connection down: it denies.
-        match tokio::spawn(async move { me.review_inner(endpoint, request).await }).await {
-            Ok(r) => r,
-            Err(e) => AdmissionResponse::deny(
-                &uid,
-                format!("kiln: internal error while deciding, denied (fail closed): {e}"),
-            ),
+        let mut task =
+            tokio::spawn(async move { me.review_inner(endpoint, request, deadline).await });
+        // The per-image deadline answers in time; this is the safety net behind it (the
+        // composition after the decisions is bounded work).
+        match tokio::time::timeout_at(deadline + OVERRUN_GRACE, &mut task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(uid, "decision task failed: {e}");
+                AdmissionResponse::deny(
+                    &uid,
+                    format!("kiln: internal error while deciding, denied (fail closed): {e}"),
+                )
+            }
+            Err(_) => {
+                task.abort();
+                self.metrics.refused(Refusal::Budget);
+                AdmissionResponse::deny(
+                    &uid,
+                    format!(
+                        "kiln: timeout: no answer within the webhook's budget of {} ms, denied \
+                         (fail closed)",
+                        self.options.budget.as_millis()
+                    ),
+                )
+            }
         }
     }
 
@@ -215,6 +267,7 @@ impl Webhook {
         self: Arc<Self>,
         endpoint: Endpoint,
         request: AdmissionRequest,
+        deadline: tokio::time::Instant,
     ) -> AdmissionResponse {
         let uid = request.uid.as_str();
         match request.operation.as_deref() {
@@ -234,6 +287,22 @@ impl Webhook {
         if view.images.is_empty() {
             return AdmissionResponse::allow(uid);
         }
+        let distinct = view
+            .images
+            .iter()
+            .map(|s| s.image.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if distinct > self.options.limits.max_images {
+            return AdmissionResponse::deny(
+                uid,
+                format!(
+                    "kiln: the {} names {distinct} distinct images, more than the webhook's limit \
+                     of {}; denied",
+                    request.kind.kind, self.options.limits.max_images
+                ),
+            );
+        }
         let loaded = self.policy();
         let outcomes = self
             .decide_all(
@@ -241,6 +310,7 @@ impl Webhook {
                 &view.images,
                 namespace.as_deref(),
                 &view.pull_secrets,
+                deadline,
             )
             .await;
         self.compose(endpoint, &request, &view.images, &outcomes, &loaded)
@@ -253,8 +323,8 @@ impl Webhook {
         sites: &[ImageSite],
         namespace: Option<&str>,
         pull_secrets: &[String],
+        deadline: tokio::time::Instant,
     ) -> BTreeMap<String, Outcome> {
-        let deadline = tokio::time::Instant::now() + self.options.budget;
         let mut set = tokio::task::JoinSet::new();
         let mut images: Vec<&str> = sites.iter().map(|s| s.image.as_str()).collect();
         images.sort_unstable();
@@ -473,12 +543,16 @@ impl Webhook {
             // The only side effect: counting and logging what was admitted.
             self.metrics.admitted(reported.len() as u64);
             for (image, o) in outcomes {
+                let namespace = request.effective_namespace().unwrap_or_default();
                 tracing::debug!(
                     image,
                     digest = o.digest.as_deref().unwrap_or(""),
-                    namespace = request.effective_namespace().unwrap_or_default(),
+                    namespace = namespace.as_str(),
                     "admitted"
                 );
+                if let (Some(r), Some(digest)) = (self.reporter.get(), o.digest.as_deref()) {
+                    r.admitted(image, digest, &namespace);
+                }
             }
         }
         r
@@ -495,5 +569,125 @@ impl Timer {
 
     pub fn seconds(&self) -> f64 {
         self.0.elapsed().as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on every image whose name contains "boom", hangs on "hang", allows the rest.
+    struct Faulty;
+
+    #[async_trait::async_trait]
+    impl Decide for Faulty {
+        async fn decide(
+            &self,
+            image: &str,
+            _namespace: Option<&str>,
+            _credentials: Option<Credentials>,
+        ) -> Outcome {
+            if image.contains("boom") {
+                panic!("injected panic deciding {image}");
+            }
+            if image.contains("hang") {
+                std::future::pending::<()>().await;
+            }
+            let policy = Policy::parse(POLICY, "t.yaml", Path::new(".")).unwrap();
+            let mut decision = failure(&policy, image, ReasonCode::Timeout, String::new());
+            decision.allowed = true;
+            decision.reasons.clear();
+            Outcome {
+                decision,
+                digest: None,
+                registry_error: None,
+            }
+        }
+    }
+
+    const POLICY: &str = "apiVersion: kiln.dev/v1alpha1\nkind: ImagePolicy\nmetadata:\n  \
+                          name: t\nspec:\n  mode: enforce\n  rules:\n    - name: all\n      \
+                          images: [\"*\"]\n";
+
+    fn webhook(max_images: usize, budget: Duration) -> Arc<Webhook> {
+        let policy = Arc::new(Policy::parse(POLICY, "t.yaml", Path::new(".")).unwrap());
+        let factory: DeciderFactory = Arc::new(|_| Ok(Arc::new(Faulty) as Arc<dyn Decide>));
+        let loaded = LoadedPolicy::from_policy(policy, &factory).unwrap();
+        let options = WebhookOptions {
+            budget,
+            limits: Limits {
+                max_images,
+                ..Limits::default()
+            },
+            ..WebhookOptions::default()
+        };
+        Arc::new(Webhook::new(loaded, options, Arc::new(Metrics::new())))
+    }
+
+    fn request(images: &[&str]) -> AdmissionRequest {
+        let containers: Vec<serde_json::Value> = images
+            .iter()
+            .map(|i| serde_json::json!({"name": "c", "image": i}))
+            .collect();
+        serde_json::from_value(serde_json::json!({"uid": "u", "kind": {"kind": "Pod"},
+            "namespace": "prod", "object": {"spec": {"containers": containers}}}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_deciding_denies() {
+        let w = webhook(64, Duration::from_secs(5));
+        let ok = w
+            .review(Endpoint::Validate, request(&["r.example/ok:1"]))
+            .await;
+        assert!(ok.allowed, "{ok:?}");
+        let r = w
+            .review(
+                Endpoint::Validate,
+                request(&["r.example/ok:1", "r.example/boom:1"]),
+            )
+            .await;
+        assert!(!r.allowed, "{r:?}");
+        assert_eq!(r.uid, "u");
+        let msg = r.status.unwrap().message;
+        assert!(msg.contains("r.example/boom:1"), "{msg}");
+        assert!(msg.contains("fail closed"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_hanging_decision_denies_at_the_deadline() {
+        let w = webhook(64, Duration::from_millis(200));
+        let r = w
+            .review(Endpoint::Mutate, request(&["r.example/hang:1"]))
+            .await;
+        assert!(!r.allowed, "{r:?}");
+        assert!(r.patch.is_none());
+        assert!(r.status.unwrap().message.contains("timeout"));
+    }
+
+    #[tokio::test]
+    async fn too_many_distinct_images_deny_without_deciding() {
+        let w = webhook(2, Duration::from_secs(5));
+        // Repeats count once.
+        let r = w
+            .review(
+                Endpoint::Validate,
+                request(&["r.example/a:1", "r.example/b:1", "r.example/a:1"]),
+            )
+            .await;
+        assert!(r.allowed, "{r:?}");
+        // A panicking image beyond the limit is never decided.
+        let r = w
+            .review(
+                Endpoint::Validate,
+                request(&["r.example/a:1", "r.example/b:1", "r.example/boom:1"]),
+            )
+            .await;
+        assert!(!r.allowed);
+        let msg = r.status.unwrap().message;
+        assert!(
+            msg.contains("3 distinct images") && msg.contains("limit of 2"),
+            "{msg}"
+        );
     }
 }

@@ -25,7 +25,7 @@
 //! attest: { sbom: true, provenance: true, vuln: true }
 //! evidence: { store: .kiln/evidence }
 //! ledger: { url: "sqlite://.kiln/ledger.db" }
-//! notifications: { webhook: https://hooks.example/kiln }
+//! notifications: { webhook: https://hooks.example/kiln, format: json }   # or slack
 //! ```
 //!
 //! Every section but `build` has defaults that work offline on a laptop.
@@ -331,6 +331,9 @@ pub struct LedgerSection {
 pub struct NotificationsSection {
     /// A URL that receives a JSON document for each run and new finding.
     pub webhook: Option<String>,
+    /// `json` (Kiln's document, the default) or `slack` (a Slack-compatible message).
+    #[serde(default)]
+    pub format: crate::notify::NotifyFormat,
 }
 
 /// `image:`: the local name and tag of the built image.

@@ -7,20 +7,6 @@ use kiln_pipeline::ledger::{
 };
 use serde_json::json;
 
-/// The PostgreSQL server's URL, or None (skip) when absent outside scripts/test.
-fn postgres() -> Option<String> {
-    match std::env::var("KILN_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            if kiln_testutil::services_required() {
-                panic!("KILN_TEST_POSTGRES is required (KILN_REQUIRE_SERVICES=1) but missing");
-            }
-            eprintln!("skipping: KILN_TEST_POSTGRES is missing (run scripts/test)");
-            None
-        }
-    }
-}
-
 /// A fresh, empty database on the test server, so tests running at once do not meet.
 async fn fresh_postgres(base: &str) -> String {
     sqlx::any::install_default_drivers();
@@ -274,7 +260,9 @@ async fn sqlite_ledger() {
 
 #[tokio::test]
 async fn postgres_ledger() {
-    let Some(base) = postgres() else { return };
+    let Some(base) = kiln_testutil::postgres() else {
+        return;
+    };
     let url = fresh_postgres(&base).await;
     exercise(&url, Backend::Postgres).await;
 }

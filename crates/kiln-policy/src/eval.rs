@@ -127,9 +127,13 @@ impl Policy {
         out: &mut Vec<Reason>,
     ) {
         if let Some(sigs) = &rule.signatures {
-            let (signed, missing): (Vec<&SignerDef>, Vec<&SignerDef>) = self
-                .signers(&sigs.signers)
-                .partition(|s| evidence.signatures.iter().any(|v| s.matches(&v.signer)));
+            let (signed, missing): (Vec<&SignerDef>, Vec<&SignerDef>) =
+                self.signers(&sigs.signers).partition(|s| {
+                    evidence
+                        .signatures
+                        .iter()
+                        .any(|v| s.matches_in(&v.signer, v.format.as_deref()))
+                });
             if signed.len() < sigs.required() {
                 let names = |v: &[&SignerDef]| {
                     v.iter()
@@ -192,7 +196,10 @@ impl Policy {
         } else {
             of_type
                 .into_iter()
-                .filter(|a| self.signers(names).any(|s| s.matches(&a.signer)))
+                .filter(|a| {
+                    self.signers(names)
+                        .any(|s| s.matches_in(&a.signer, a.format.as_deref()))
+                })
                 .collect()
         };
         if trusted.is_empty() {
@@ -259,4 +266,53 @@ fn statement_problem(a: &VerifiedAttestation, digest: Option<&str>) -> Option<St
             .is_some_and(|v| v.eq_ignore_ascii_case(hex))
     });
     (!about).then(|| format!("no subject of the statement has digest {digest}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{SignerIdentity, VerifiedSignature};
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+
+    fn policy(format: &str) -> Policy {
+        let key = KEY.trim().replace('\n', "\n        ");
+        let text = format!(
+            "apiVersion: kiln.dev/v1alpha1\nkind: ImagePolicy\nspec:\n  signers:\n    - name: ci\n      format: {format}\n      publicKey: |\n        {key}\n  rules:\n    - name: all\n      images: [\"reg.example/*\"]\n      signatures:\n        signers: [ci]\n"
+        );
+        Policy::parse(&text, "p.yaml", std::path::Path::new(".")).unwrap()
+    }
+
+    fn evidence(format: Option<&str>) -> Evidence {
+        let der = crate::signer::pem_der(KEY, "PUBLIC KEY").unwrap();
+        Evidence {
+            image: "reg.example/app@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+            digest: None,
+            namespace: None,
+            signatures: vec![VerifiedSignature {
+                signer: SignerIdentity {
+                    public_key_spki: Some(
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der),
+                    ),
+                    ..Default::default()
+                },
+                format: format.map(str::to_string),
+            }],
+            attestations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bundle_signer_is_not_satisfied_by_a_legacy_signature() {
+        let bundle = policy("bundle");
+        assert!(bundle.evaluate(&evidence(Some("bundle"))).allowed);
+        let d = bundle.evaluate(&evidence(Some("cosign")));
+        assert!(!d.allowed);
+        assert_eq!(d.reasons[0].code, ReasonCode::MissingSignature);
+        assert!(!bundle.evaluate(&evidence(None)).allowed);
+        let legacy = policy("legacy");
+        assert!(legacy.evaluate(&evidence(Some("cosign"))).allowed);
+        assert!(!legacy.evaluate(&evidence(Some("bundle"))).allowed);
+        assert!(policy("any").evaluate(&evidence(Some("bundle"))).allowed);
+    }
 }

@@ -66,6 +66,9 @@ pub struct VerifiedSignature {
 pub struct VerifiedAttestation {
     pub predicate_type: String,
     pub signer: SignerIdentity,
+    /// `cosign` (tag scheme) or `bundle`, for signers with a `format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     /// The in-toto statement (`_type`, `subject`, `predicateType`, `predicate`).
     pub statement: serde_json::Value,
 }

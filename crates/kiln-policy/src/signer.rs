@@ -21,11 +21,45 @@ pub struct NotationSigner {
     pub ca_file: Option<String>,
 }
 
+/// Which storage formats of a key signer's signatures and attestations count: a policy
+/// that asks for Sigstore bundles is not satisfied by the older cosign tag scheme (no
+/// downgrade), and the other way round.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureFormat {
+    /// Any format (the default).
+    #[default]
+    Any,
+    /// Only Sigstore bundle v0.3 referrers.
+    Bundle,
+    /// Only cosign's tag scheme (`sha256-<hex>.sig` / `.att`).
+    Legacy,
+}
+
+impl SignatureFormat {
+    fn is_any(&self) -> bool {
+        *self == SignatureFormat::Any
+    }
+
+    /// Whether evidence stored in `format` (`cosign`, `bundle`, `notation`; `None` when
+    /// unknown) counts. Unknown formats count only under `any`.
+    pub fn accepts(self, format: Option<&str>) -> bool {
+        match self {
+            SignatureFormat::Any => true,
+            SignatureFormat::Bundle => format == Some("bundle"),
+            SignatureFormat::Legacy => format == Some("cosign"),
+        }
+    }
+}
+
 /// One trusted signer; exactly one kind is set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "RawSigner")]
 pub struct SignerDef {
     pub name: String,
+    /// Which storage formats count (key signers only).
+    #[serde(default, skip_serializing_if = "SignatureFormat::is_any")]
+    pub format: SignatureFormat,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +84,8 @@ pub struct SignerDef {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawSigner {
     name: String,
+    #[serde(default)]
+    format: SignatureFormat,
     #[serde(default)]
     public_key: Option<String>,
     #[serde(default)]
@@ -85,8 +121,15 @@ impl TryFrom<RawSigner> for SignerDef {
                 r.name
             ));
         }
+        if r.format != SignatureFormat::Any && r.notation.is_some() {
+            return Err(format!(
+                "signer {:?}: format applies to key signers, not to Notation identities",
+                r.name
+            ));
+        }
         let mut s = SignerDef {
             name: r.name,
+            format: r.format,
             public_key: r.public_key,
             public_key_file: r.public_key_file,
             kms: r.kms,
@@ -131,6 +174,7 @@ impl SignerDef {
     pub fn public_key(name: &str, pem: &str) -> Result<SignerDef, String> {
         SignerDef::try_from(RawSigner {
             name: name.into(),
+            format: SignatureFormat::Any,
             public_key: Some(pem.into()),
             public_key_file: None,
             kms: None,
@@ -149,6 +193,7 @@ impl SignerDef {
     ) -> Result<SignerDef, String> {
         SignerDef::try_from(RawSigner {
             name: name.into(),
+            format: SignatureFormat::Any,
             public_key: None,
             public_key_file: None,
             kms,
@@ -188,6 +233,12 @@ impl SignerDef {
             );
         }
         Ok(())
+    }
+
+    /// True when a verified signer identity is this signer and the evidence is stored in
+    /// a format the signer's `format` accepts.
+    pub fn matches_in(&self, id: &SignerIdentity, format: Option<&str>) -> bool {
+        self.format.accepts(format) && self.matches(id)
     }
 
     /// True when a verified signer identity is this signer.
@@ -312,6 +363,37 @@ mod tests {
             ..Default::default()
         };
         assert!(!s.matches(&wrong));
+    }
+
+    #[test]
+    fn format_keeps_bundle_and_legacy_apart() {
+        let yaml = |format: &str| {
+            format!(
+                "name: ci\npublicKey: |\n  {}\nformat: {format}\n",
+                KEY.trim().replace('\n', "\n  ")
+            )
+        };
+        let bundle: SignerDef = serde_norway::from_str(&yaml("bundle")).unwrap();
+        let legacy: SignerDef = serde_norway::from_str(&yaml("legacy")).unwrap();
+        let any = SignerDef::public_key("ci", KEY).unwrap();
+        let der = pem_der(KEY, "PUBLIC KEY").unwrap();
+        let id = SignerIdentity {
+            public_key_spki: Some(base64::engine::general_purpose::STANDARD.encode(&der)),
+            ..Default::default()
+        };
+        assert!(bundle.matches_in(&id, Some("bundle")));
+        assert!(
+            !bundle.matches_in(&id, Some("cosign")),
+            "downgrade to legacy"
+        );
+        assert!(!bundle.matches_in(&id, None));
+        assert!(legacy.matches_in(&id, Some("cosign")));
+        assert!(!legacy.matches_in(&id, Some("bundle")));
+        assert!(any.matches_in(&id, Some("cosign")) && any.matches_in(&id, None));
+        assert!(serde_norway::from_str::<SignerDef>(&yaml("sometimes")).is_err());
+        let notation = "name: n\nformat: bundle\nnotation:\n  identity: \"*\"\n";
+        assert!(serde_norway::from_str::<SignerDef>(notation).is_err());
+        assert!(!serde_norway::to_string(&any).unwrap().contains("format"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use kiln_oci::manifest::{Descriptor, ImageManifest};
 use kiln_oci::registry::{RegistryOptions, RetryPolicy};
 use kiln_oci::{ImageRef, ImageStore, Manifest, ManifestKind, media_type};
-use kiln_policy::collect::{Gate, GateOptions, Verdict};
+use kiln_policy::collect::{Gate, GateOptions, RegistryCacheOptions, Verdict};
 use kiln_policy::{Policy, ReasonCode};
 use kiln_sign::SignatureAlgorithm;
 use kiln_sign::cosign::{self, StorageFormat};
@@ -711,4 +711,64 @@ spec:
         );
         assert_eq!(a.digest, b.digest);
     }
+}
+
+/// The registry cache shared across decisions: content by digest stays, tag and
+/// referrers lookups are reused only for the TTL, and a TTL of zero reads every tag
+/// afresh (so a tampered signature is seen by the very next decision).
+#[tokio::test]
+async fn registry_cache_reuses_reads_only_within_the_tag_ttl() {
+    let Some(prefix) = registry_prefix("cache") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys(dir.path());
+    let text = policy_text(&prefix);
+    let long = gate(dir.path(), &text, Duration::from_secs(30)).with_registry_cache(
+        RegistryCacheOptions {
+            tag_ttl: Duration::from_secs(600),
+            max_bytes: 1024 * 1024,
+        },
+    );
+    let fresh = gate(dir.path(), &text, Duration::from_secs(30)).with_registry_cache(
+        RegistryCacheOptions {
+            tag_ttl: Duration::ZERO,
+            max_bytes: 1024 * 1024,
+        },
+    );
+
+    let image = format!("{prefix}/team/app:cached");
+    let (store, m) = push_image(&image, "cached").await;
+    sign(&*store, &m, &k.factory, StorageFormat::Cosign).await;
+    attest(&*store, &m, &k.factory, BUILDER).await;
+    assert!(long.decide(&image, None, None).await.decision.allowed);
+    assert!(fresh.decide(&image, None, None).await.decision.allowed);
+    assert!(long.registry_cache().unwrap().entries() > 0);
+
+    // The signature is replaced by one that does not verify.
+    tamper(
+        &*store,
+        &m,
+        |_| {},
+        Some(b"{\"not\": \"the payload\"}".to_vec()),
+    )
+    .await;
+    let stale = long.decide(&image, None, None).await;
+    let seen = fresh.decide(&image, None, None).await;
+    assert!(
+        stale.decision.allowed,
+        "within the TTL the cached .sig tag is used: {:#?}",
+        stale.decision
+    );
+    assert!(!seen.decision.allowed, "TTL 0 must read the tag again");
+    assert!(
+        has(&seen, ReasonCode::SignatureInvalid, "tampered"),
+        "{:#?}",
+        seen.decision
+    );
+
+    // Emptied, the long-TTL gate reads the registry again and sees the change too.
+    long.registry_cache().unwrap().clear();
+    let now = long.decide(&image, None, None).await;
+    assert!(!now.decision.allowed, "{:#?}", now.decision);
 }

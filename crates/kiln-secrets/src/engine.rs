@@ -34,8 +34,8 @@ pub struct Scanner {
     always: Vec<usize>,
     /// Rules with a path and no regex.
     path_only: Vec<usize>,
-    /// Per rule: how far around a keyword hit its regex runs (before, after).
-    reach: Vec<(usize, usize)>,
+    /// Per rule: whether its regex can span lines (its windows reach further after a hit).
+    multiline: Vec<bool>,
     /// What to skip.
     pub skip: SkipPolicy,
 }
@@ -77,16 +77,10 @@ impl Scanner {
                     .build(&patterns)
             })
             .ok();
-        let reach = rules
+        let multiline = rules
             .rules
             .iter()
-            .map(|r| {
-                let multi = r.regex.as_ref().is_some_and(|re| multiline(re.as_str()));
-                (
-                    REACH_BEFORE,
-                    if multi { MULTILINE_REACH } else { REACH_AFTER },
-                )
-            })
+            .map(|r| r.regex.as_ref().is_some_and(|re| multiline(re.as_str())))
             .collect();
         Scanner {
             rules,
@@ -94,7 +88,7 @@ impl Scanner {
             keyword_rules,
             always,
             path_only,
-            reach,
+            multiline,
             skip,
         }
     }
@@ -153,14 +147,30 @@ impl Scanner {
         }
         if let Some(ac) = &self.keywords {
             for m in ac.find_overlapping_iter(data) {
+                // The two window shapes around this hit, each computed once for all the
+                // keyword's rules.
+                let mut single = None;
+                let mut multi = None;
                 for &r in &self.keyword_rules[m.pattern().as_usize()] {
                     let w = &mut windows[r];
                     if w.last().is_some_and(|&(_, e)| e >= data.len()) {
                         continue;
                     }
-                    let (before, after) = self.reach[r];
-                    let start = window_start(data, m.start(), before);
-                    let end = window_end(data, m.end(), after);
+                    let (start, end) = if self.multiline[r] {
+                        *multi.get_or_insert_with(|| {
+                            (
+                                window_start(data, m.start(), REACH_BEFORE),
+                                window_end(data, m.end(), MULTILINE_REACH),
+                            )
+                        })
+                    } else {
+                        *single.get_or_insert_with(|| {
+                            (
+                                window_start(data, m.start(), REACH_BEFORE),
+                                window_end(data, m.end(), REACH_AFTER),
+                            )
+                        })
+                    };
                     match w.last_mut() {
                         Some(last) if start <= last.1 => {
                             last.0 = last.0.min(start);

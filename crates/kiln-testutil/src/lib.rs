@@ -6,6 +6,8 @@
 //! `KILN_REQUIRE_SERVICES=1`, which turns a missing service into a test failure instead
 //! of a skip. A plain `cargo test` skips those tests with a message naming what is missing.
 
+pub mod fault;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root.
@@ -61,6 +63,31 @@ pub fn registry() -> Option<String> {
     match std::env::var("KILN_TEST_REGISTRY") {
         Ok(r) if !r.is_empty() => Some(r),
         _ => missing("a test registry (KILN_TEST_REGISTRY)").map(|_| String::new()),
+    }
+}
+
+/// The base URL of the test PostgreSQL server (`KILN_TEST_POSTGRES`).
+pub fn postgres() -> Option<String> {
+    match std::env::var("KILN_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => missing("a test PostgreSQL (KILN_TEST_POSTGRES)").map(|_| String::new()),
+    }
+}
+
+/// Copies a project directory (an example) to `to`, leaving out its `.kiln/` state.
+pub fn copy_project(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == ".kiln" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_project(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
     }
 }
 

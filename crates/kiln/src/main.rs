@@ -66,7 +66,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli.quiet { "error" } else { "warn" })
+        // kube-client logs its own ERROR line for a failure Kiln reports itself.
+        tracing_subscriber::EnvFilter::new(if cli.quiet {
+            "error,kube_client=off"
+        } else {
+            "warn,kube_client=off"
+        })
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -29,28 +29,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if name == ".kiln" {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(&name));
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 /// A temporary copy of examples/hello, with `extra` appended to its kiln.yaml.
 fn hello(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("hello");
-    copy_dir(
+    kiln_testutil::copy_project(
         &kiln_testutil::workspace_root().join("examples/hello"),
         &dir,
     );

@@ -4,6 +4,7 @@ mod admit;
 mod config;
 mod oci;
 mod sbom;
+mod server;
 mod sign;
 mod vuln;
 
@@ -373,6 +374,7 @@ pub static TARGETS: &[Target] = &[
     t!("kyverno", config::kyverno, YAML),
     t!("gitleaks-config", config::gitleaks, TOML),
     t!("kiln-yaml", config::kiln_yaml, YAML),
+    t!("forge-push", server::push, JSON),
 ];
 
 /// A short label of an outcome: `ok`, or the first words of the error with digits folded,

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
-use kiln_sign::keys::kms::{KmsOptions, KmsRef};
+use kiln_sign::keys::kms::{KmsOptions, KmsRef, sdk_error_text};
 use zeroize::Zeroizing;
 
 use super::EvidenceError;
@@ -134,7 +133,7 @@ impl Wrapper {
                     .map_err(|e| {
                         fail(format!(
                             "KMS GenerateDataKey failed: {}",
-                            DisplayErrorContext(&e)
+                            sdk_error_text(&e)
                         ))
                     })?;
                 let plain = out
@@ -210,7 +209,7 @@ impl Wrapper {
                     .send()
                     .await
                     .map_err(|e| {
-                        let detail = DisplayErrorContext(&e).to_string();
+                        let detail = sdk_error_text(&e);
                         if e.as_service_error().is_some_and(|s| {
                             s.is_invalid_ciphertext_exception() || s.is_incorrect_key_exception()
                         }) {

@@ -8,7 +8,9 @@
 //! [`Ledger::fail_interrupted`] (called by `kiln run` and the server at start) marks failed
 //! only the runs whose owning process is gone, never one still in progress elsewhere.
 
+pub mod deliveries;
 mod error;
+mod images;
 mod migrations;
 mod model;
 pub mod owner;
@@ -21,6 +23,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use error::LedgerError;
+pub use images::{
+    AdmissionRow, FindingRow, ImageRow, NewFinding, NewScan, PackageRow, SEVERITIES, ScanKind,
+    ScanOutcome, ScanRow,
+};
 pub use model::{NewRun, RunId, RunOutcome, RunRecord, RunStatus, StageRecord, StageStatus};
 
 use crate::evidence::EvidenceRef;

@@ -153,6 +153,10 @@ pub struct RunReport {
     pub stages: Vec<StageReport>,
     /// Names of the evidence objects stored.
     pub evidence: Vec<String>,
+    /// Problems after the run that did not change its outcome (a notification that
+    /// could not be delivered).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What a caller learns as the run goes.
@@ -179,6 +183,10 @@ pub struct RunRequest<'a> {
     pub registry: RegistryOptions,
     /// `SOURCE_DATE_EPOCH`.
     pub source_date_epoch: Option<u64>,
+    /// A ledger URL that takes the place of kiln.yaml's `ledger.url` (`kiln server`
+    /// records every run in its own ledger; the run's config digest stays that of the
+    /// repository's kiln.yaml).
+    pub ledger_url: Option<String>,
 }
 
 /// What stops a run before its first stage, or while recording it.
@@ -314,6 +322,16 @@ pub struct Ctx {
     pub published: Option<String>,
     /// Evidence waiting to be stored (the runner stores it after each stage).
     pub evidence: Vec<Evidence>,
+    /// The vulnerability stage's findings, waiting to be recorded in the ledger.
+    pub vuln_scan: Option<VulnScan>,
+}
+
+/// What the `vuln` stage leaves for the ledger.
+pub struct VulnScan {
+    /// The findings not suppressed by VEX.
+    pub findings: Vec<crate::ledger::NewFinding>,
+    /// When the database's data was imported.
+    pub db_built: Option<String>,
 }
 
 impl Ctx {
@@ -346,7 +364,10 @@ pub fn now_ms() -> i64 {
 pub async fn run(req: &RunRequest<'_>, observer: &dyn Observer) -> Result<RunReport, RunError> {
     let t_run = Instant::now();
     let config_text = read_config(req.config_path)?;
-    let config = KilnConfig::parse(&config_text, req.config_path)?;
+    let mut config = KilnConfig::parse(&config_text, req.config_path)?;
+    if let Some(url) = &req.ledger_url {
+        config.ledger.url = Some(url.clone());
+    }
     let dir = std::fs::canonicalize(req.project_dir).map_err(|source| RunError::Io {
         what: format!("project directory {}", req.project_dir.display()),
         source,
@@ -378,6 +399,7 @@ pub async fn run(req: &RunRequest<'_>, observer: &dyn Observer) -> Result<RunRep
         subject_name: String::new(),
         published: None,
         evidence: Vec::new(),
+        vuln_scan: None,
     };
     let mut recorder = record::Recorder::open(&ctx).await?;
     ctx.run_id = recorder.start(&ctx, started_ms).await?;
@@ -417,6 +439,17 @@ pub async fn run(req: &RunRequest<'_>, observer: &dyn Observer) -> Result<RunRep
                 outputs: Value::Null,
             },
         };
+        if let Err(e) = record_image(stage, &mut ctx, &recorder, &done, &log).await {
+            done = Done {
+                status: StageStatus::Error,
+                summary: if done.status.continues() {
+                    e.to_string()
+                } else {
+                    format!("{}; {e}", done.summary)
+                },
+                outputs: done.outputs,
+            };
+        }
         if done.status.continues() && !ctx.evidence.is_empty() {
             let pending = std::mem::take(&mut ctx.evidence);
             match recorder.put_evidence(&ctx.run_id, pending).await {
@@ -470,12 +503,65 @@ pub async fn run(req: &RunRequest<'_>, observer: &dyn Observer) -> Result<RunRep
         duration_ms: u64::try_from(t_run.elapsed().as_millis()).unwrap_or(u64::MAX),
         stages,
         evidence: stored,
+        warnings: Vec::new(),
     };
     recorder.finish(&ctx, &report).await?;
+    let mut report = report;
+    if let Some(warning) = notify_run(&ctx, &report).await {
+        tracing::warn!("{warning}");
+        report.warnings.push(warning);
+    }
     if report.status == RunStatus::Succeeded {
         secrets::remember_run(&ctx);
     }
     Ok(report)
+}
+
+/// Records in the ledger what the `sbom` stage (the image's packages) and the `vuln`
+/// stage (its scan, gate passed or failed) found.
+async fn record_image(
+    stage: Stage,
+    ctx: &mut Ctx,
+    recorder: &record::Recorder,
+    done: &Done,
+    log: &StageLog<'_>,
+) -> Result<(), RunError> {
+    let Some(digest) = ctx.built.as_ref().map(|b| b.manifest.digest.to_string()) else {
+        return Ok(());
+    };
+    match stage {
+        Stage::Sbom if done.status == StageStatus::Passed => {
+            let Some(catalog) = &ctx.catalog else {
+                return Ok(());
+            };
+            let rows = crate::rescan::convert::package_rows(&catalog.packages);
+            recorder.packages(&digest, &rows).await?;
+            log.line(&format!("ledger: recorded {} package(s)", rows.len()));
+        }
+        Stage::Vuln if matches!(done.status, StageStatus::Passed | StageStatus::Failed) => {
+            if let Some(scan) = ctx.vuln_scan.take() {
+                let n = scan.findings.len();
+                let new = recorder.scan(&digest, scan.findings, scan.db_built).await?;
+                log.line(&format!(
+                    "ledger: recorded the scan: {n} finding(s), {new} new for this image"
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Sends the run's notification when kiln.yaml names a webhook; a failure is returned as
+/// a warning, never changing the run's outcome.
+async fn notify_run(ctx: &Ctx, report: &RunReport) -> Option<String> {
+    let section = &ctx.config.notifications;
+    let url = section.webhook.as_deref()?;
+    let sent = match crate::notify::Notifier::new(url, section.format) {
+        Ok(n) => n.run(&record::repository(ctx), report).await,
+        Err(e) => Err(e),
+    };
+    sent.err().map(|e| e.to_string())
 }
 
 async fn run_stage(stage: Stage, ctx: &mut Ctx, log: &StageLog<'_>) -> Result<Done, StageError> {

@@ -2,6 +2,12 @@
 //! signed image is copied there with its cosign signature and attestation tags and its
 //! referrers (Notation signatures); otherwise the image stays in `.kiln/oci`, which
 //! already holds it with its signatures.
+//!
+//! Order, so that a registry failing half-way leaves nothing a deployment could pick up
+//! half-done: the image by digest (blobs before the manifest), then its signatures,
+//! attestations and referrers, and only then its tag. A push that fails before the end
+//! leaves no tag on an image without its signatures, and never a signature of an image
+//! that is not there.
 
 use kiln_oci::{ImageRef, ImageStore, store};
 use serde_json::json;
@@ -23,7 +29,7 @@ pub async fn run(ctx: &mut Ctx, log: &StageLog<'_>) -> Result<Done, StageError> 
     let digest = built.manifest.digest.clone();
     let tag = target.tag().unwrap_or(&built.tag).to_string();
     log.line(&format!("pushing {digest} to {}", publish.image));
-    store::copy_image(&built.layout, &digest.to_string(), dst.as_ref(), Some(&tag))
+    let root = store::copy_image(&built.layout, &digest.to_string(), dst.as_ref(), None)
         .await
         .map_err(|e| StageError(format!("pushing to {}: {e}", publish.image)))?;
     let mut copied = Vec::new();
@@ -50,6 +56,10 @@ pub async fn run(ctx: &mut Ctx, log: &StageLog<'_>) -> Result<Done, StageError> 
         log.line(&format!("pushed referrer {}", r.digest));
         copied.push(r.digest.to_string());
     }
+    dst.push_manifest(&root, Some(&tag))
+        .await
+        .map_err(|e| StageError(format!("tagging {tag} in {}: {e}", publish.image)))?;
+    log.line(&format!("tagged {tag}"));
     let published = format!("{}@{digest}", target.location());
     ctx.published = Some(published.clone());
     Ok(Done::passed(format!(

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use super::{Ctx, Evidence, RunError, RunReport, RunStatus, StageReport, StageStatus};
 use crate::evidence::{EvidenceStore, WrapKey};
-use crate::ledger::{self, Ledger, NewRun, RunId, RunOutcome, StageRecord};
+use crate::ledger::{
+    self, Ledger, NewFinding, NewRun, NewScan, PackageRow, RunId, RunOutcome, ScanKind, StageRecord,
+};
 
 /// The default ledger.
 pub const DEFAULT_LEDGER: &str = "sqlite://.kiln/ledger.db";
@@ -29,8 +31,12 @@ pub struct Recorder {
 
 /// `sqlite://REL` made absolute in the project directory.
 pub fn ledger_url(ctx: &Ctx) -> String {
-    let url = ctx
-        .config
+    project_ledger_url(&ctx.dir, &ctx.config)
+}
+
+/// [`ledger_url`] for project directory `dir` with kiln.yaml `config` (also `kiln rescan`'s).
+pub fn project_ledger_url(dir: &Path, config: &crate::KilnConfig) -> String {
+    let url = config
         .ledger
         .url
         .clone()
@@ -40,7 +46,7 @@ pub fn ledger_url(ctx: &Ctx) -> String {
             && !p.starts_with('/')
             && !p.is_empty()
         {
-            return format!("sqlite://{}", ctx.dir.join(p).display());
+            return format!("sqlite://{}", dir.join(p).display());
         }
     }
     url
@@ -48,8 +54,12 @@ pub fn ledger_url(ctx: &Ctx) -> String {
 
 /// The evidence store URL, a relative directory made absolute in the project.
 pub fn evidence_url(ctx: &Ctx) -> String {
-    let url = ctx
-        .config
+    project_evidence_url(&ctx.dir, &ctx.config)
+}
+
+/// [`evidence_url`] for project directory `dir` with kiln.yaml `config`.
+pub fn project_evidence_url(dir: &Path, config: &crate::KilnConfig) -> String {
+    let url = config
         .evidence
         .store
         .clone()
@@ -57,21 +67,34 @@ pub fn evidence_url(ctx: &Ctx) -> String {
     if url.contains("://") || Path::new(&url).is_absolute() {
         url
     } else {
-        ctx.dir.join(url).display().to_string()
+        dir.join(url).display().to_string()
     }
 }
 
 fn evidence_key(ctx: &Ctx) -> WrapKey {
-    let spec = ctx
-        .config
+    project_evidence_key(&ctx.dir, &ctx.config)
+}
+
+/// The evidence wrapping key for project directory `dir` with kiln.yaml `config` (a
+/// relative key file is the project's).
+pub fn project_evidence_key(dir: &Path, config: &crate::KilnConfig) -> WrapKey {
+    let spec = config
         .evidence
         .key
         .clone()
         .unwrap_or_else(|| DEFAULT_EVIDENCE_KEY.to_string());
     match WrapKey::parse(&spec) {
-        WrapKey::LocalFile(p) => WrapKey::LocalFile(ctx.project_path(&p)),
+        WrapKey::LocalFile(p) if p.is_relative() => WrapKey::LocalFile(dir.join(p)),
         k => k,
     }
+}
+
+/// The repository a run records: the git remote, else the project directory.
+pub fn repository(ctx: &Ctx) -> String {
+    ctx.git
+        .as_ref()
+        .and_then(|g| g.remote_url.clone())
+        .unwrap_or_else(|| ctx.dir.display().to_string())
 }
 
 fn ledger_err(url: &str, e: impl std::fmt::Display) -> RunError {
@@ -107,9 +130,7 @@ impl Recorder {
         use sha2::Digest as _;
         let git = ctx.git.as_ref();
         let new = NewRun {
-            repository: git
-                .and_then(|g| g.remote_url.clone())
-                .unwrap_or_else(|| ctx.dir.display().to_string()),
+            repository: repository(ctx),
             commit: git.and_then(|g| g.commit.clone()),
             tree_dirty: git.is_some_and(|g| g.dirty),
             config_digest: format!(
@@ -164,6 +185,38 @@ impl Recorder {
             .record_stage(&run, &record)
             .await
             .map_err(|e| ledger_err(&self.ledger_url, e))
+    }
+
+    /// Records the packages of the run's image (after the `sbom` stage).
+    pub async fn packages(&self, digest: &str, packages: &[PackageRow]) -> Result<(), RunError> {
+        let run = self.run_id()?;
+        self.ledger
+            .record_packages(run.as_str(), digest, packages)
+            .await
+            .map_err(|e| ledger_err(&self.ledger_url, e))
+    }
+
+    /// Records the `vuln` stage's scan of the run's image; returns how many findings the
+    /// image had never had.
+    pub async fn scan(
+        &self,
+        digest: &str,
+        findings: Vec<NewFinding>,
+        db_built: Option<String>,
+    ) -> Result<usize, RunError> {
+        let run = self.run_id()?;
+        let outcome = self
+            .ledger
+            .record_scan(&NewScan {
+                image_digest: digest.to_string(),
+                run_id: Some(run.to_string()),
+                kind: ScanKind::Run,
+                db_built,
+                findings,
+            })
+            .await
+            .map_err(|e| ledger_err(&self.ledger_url, e))?;
+        Ok(outcome.new.len())
     }
 
     /// Encrypts and stores evidence, listing each object in the ledger; returns the names.

@@ -83,6 +83,11 @@ pub async fn run(ctx: &mut Ctx, log: &StageLog<'_>) -> Result<Done, StageError> 
     let source = ctx.built()?.reference.clone();
     let json_report = report::json(&result, &source);
     let status = db.status()?;
+    // For the ledger (the runner records it, gate passed or not).
+    ctx.vuln_scan = Some(super::VulnScan {
+        findings: crate::rescan::convert::new_findings(&result.findings),
+        db_built: status.updated.clone().or(status.data_modified.clone()),
+    });
     let predicate = report::cosign_predicate(
         &result,
         &source,

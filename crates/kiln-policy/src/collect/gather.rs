@@ -49,6 +49,7 @@ fn attestation_evidence(
     Some(VerifiedAttestation {
         predicate_type: v.predicate_type().to_string(),
         signer,
+        format: Some(format_name(v.format()).to_string()),
         statement: serde_json::to_value(v.statement()).ok()?,
     })
 }
@@ -83,7 +84,7 @@ pub(crate) async fn collect(
 ) -> Result<(), String> {
     let opened = kiln_oci::open::open_existing_store(reference, registry)
         .map_err(|e| format!("{}: {e}", reference.location()))?;
-    let store = Memo::new(&*opened);
+    let store = Memo::new(&*opened, gate.registry_cache.as_ref());
     let manifest = store
         .resolve(&reference.selector())
         .await

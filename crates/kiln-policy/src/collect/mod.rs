@@ -11,6 +11,7 @@
 //!
 //! `kiln verify --policy` and the admission webhook both decide through this module.
 
+pub mod cache;
 mod gather;
 mod signers;
 mod store;
@@ -26,6 +27,7 @@ use crate::decision::{Decision, Reason, ReasonCode};
 use crate::document::{Mode, Policy, Rule};
 use crate::evidence::Evidence;
 
+pub use cache::{RegistryCache, RegistryCacheOptions};
 pub use gather::Problems;
 
 /// How the gate reaches registries and how long a decision may take.
@@ -69,6 +71,8 @@ pub struct Gate {
     policy: Arc<Policy>,
     options: GateOptions,
     signers: BTreeMap<String, signers::Prepared>,
+    /// Registry reads shared across decisions (see [`cache`]); none by default.
+    registry_cache: Option<RegistryCache>,
     /// Holds the Notation trust stores written for the policy's CAs.
     _trust_dir: Option<tempfile::TempDir>,
 }
@@ -133,8 +137,22 @@ impl Gate {
             policy,
             options,
             signers: prepared,
+            registry_cache: None,
             _trust_dir: trust_dir,
         })
+    }
+
+    /// Shares registry reads across this gate's decisions (see [`cache`]): what a
+    /// long-running webhook uses so that a decision not in its decision cache still does
+    /// not go back to the registry for content it already holds.
+    pub fn with_registry_cache(mut self, options: RegistryCacheOptions) -> Gate {
+        self.registry_cache = Some(RegistryCache::new(options));
+        self
+    }
+
+    /// The shared registry cache, when there is one.
+    pub fn registry_cache(&self) -> Option<&RegistryCache> {
+        self.registry_cache.as_ref()
     }
 
     /// The policy.

@@ -1,6 +1,8 @@
 //! A read-through memo over an [`ImageStore`] for the length of one decision: verifying
 //! with several signers and predicate types reads the same `.sig`/`.att` manifests, blobs
-//! and referrer lists; each is fetched once. Read-only: writes are refused.
+//! and referrer lists; each is fetched once. Behind it, when the gate has one, the
+//! [`RegistryCache`] shared across decisions (content by digest; tags and referrers for a
+//! short TTL). Read-only: writes are refused.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,25 +11,75 @@ use async_trait::async_trait;
 use kiln_oci::manifest::Descriptor;
 use kiln_oci::{Digest, ImageStore, Manifest, OciError, Result};
 
+use super::cache::RegistryCache;
+
 /// Referrer lists by subject and artifact type.
 type ReferrerMap = HashMap<(Digest, Option<String>), Vec<Descriptor>>;
 
 /// Memoizes `resolve` (found and not-found), `fetch_blob` and `referrers`.
 pub(crate) struct Memo<'a> {
     inner: &'a dyn ImageStore,
+    /// The gate's shared cache and this store's `registry/repository`, for registry stores.
+    shared: Option<(&'a RegistryCache, String)>,
     resolved: Mutex<HashMap<String, Option<Manifest>>>,
     blobs: Mutex<HashMap<Digest, Vec<u8>>>,
     referrers: Mutex<ReferrerMap>,
 }
 
 impl<'a> Memo<'a> {
-    pub(crate) fn new(inner: &'a dyn ImageStore) -> Memo<'a> {
+    pub(crate) fn new(inner: &'a dyn ImageStore, shared: Option<&'a RegistryCache>) -> Memo<'a> {
+        let shared = shared.and_then(|c| {
+            inner
+                .registry_location()
+                .map(|(registry, repository)| (c, format!("{registry}/{repository}")))
+        });
         Memo {
             inner,
+            shared,
             resolved: Mutex::default(),
             blobs: Mutex::default(),
             referrers: Mutex::default(),
         }
+    }
+}
+
+impl Memo<'_> {
+    /// `resolve` through the shared cache: a digest from the content cache, a tag from
+    /// its (short-lived) resolution; what the registry answers is kept.
+    async fn resolve_shared(&self, selector: &str) -> Result<Manifest> {
+        let Some((cache, scope)) = &self.shared else {
+            return self.inner.resolve(selector).await;
+        };
+        let by_digest = Digest::parse(selector).ok();
+        let known = match &by_digest {
+            Some(d) => Some(Some(d.clone())),
+            None => cache.tag(scope, selector),
+        };
+        match known {
+            Some(None) => {
+                return Err(OciError::NotFound(format!("{selector} in {}", self.name())));
+            }
+            Some(Some(d)) => {
+                if let Some(m) = cache.manifest(scope, &d) {
+                    return Ok(m);
+                }
+            }
+            None => {}
+        }
+        let result = self.inner.resolve(selector).await;
+        match &result {
+            Ok(m) => {
+                cache.put_manifest(scope, m);
+                if by_digest.is_none() {
+                    cache.put_tag(scope, selector, Some(m.digest.clone()));
+                }
+            }
+            Err(OciError::NotFound(_)) if by_digest.is_none() => {
+                cache.put_tag(scope, selector, None);
+            }
+            Err(_) => {}
+        }
+        result
     }
 }
 
@@ -52,7 +104,7 @@ impl ImageStore for Memo<'_> {
             Some(None) => return Err(OciError::NotFound(format!("{selector} in {}", self.name()))),
             None => {}
         }
-        let result = self.inner.resolve(selector).await;
+        let result = self.resolve_shared(selector).await;
         let keep = match &result {
             Ok(m) => Some(Some(m.clone())),
             Err(OciError::NotFound(_)) => Some(None),
@@ -65,6 +117,11 @@ impl ImageStore for Memo<'_> {
     }
 
     async fn fetch_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>> {
+        if let Some((cache, scope)) = &self.shared
+            && let Some(b) = cache.blob(scope, &descriptor.digest)
+        {
+            return Ok(b);
+        }
         if let Some(b) = self
             .blobs
             .lock()
@@ -74,6 +131,9 @@ impl ImageStore for Memo<'_> {
             return Ok(b);
         }
         let b = self.inner.fetch_blob(descriptor).await?;
+        if let Some((cache, scope)) = &self.shared {
+            cache.put_blob(scope, &descriptor.digest, &b);
+        }
         if let Ok(mut map) = self.blobs.lock() {
             map.insert(descriptor.digest.clone(), b.clone());
         }
@@ -110,7 +170,15 @@ impl ImageStore for Memo<'_> {
         {
             return Ok(r);
         }
+        if let Some((cache, scope)) = &self.shared
+            && let Some(r) = cache.referrers(scope, subject, artifact_type)
+        {
+            return Ok(r);
+        }
         let r = self.inner.referrers(subject, artifact_type).await?;
+        if let Some((cache, scope)) = &self.shared {
+            cache.put_referrers(scope, subject, artifact_type, &r);
+        }
         if let Ok(mut map) = self.referrers.lock() {
             map.insert(key, r.clone());
         }

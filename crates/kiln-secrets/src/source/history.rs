@@ -191,7 +191,11 @@ pub fn scan_history(
             },
         ));
     }
-    commits.sort_by_key(|c| (c.0, c.1));
+    // The walk gives a commit before its parents: reversed, parents come first, and the
+    // stable sort by commit time keeps that order among commits made in the same second
+    // (scripted commits, rebases), so a blob is attributed to the commit that introduced it.
+    commits.reverse();
+    commits.sort_by_key(|c| c.0);
 
     // Unique blobs with their first commit and path.
     let hash_kind = repo.object_hash();

@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use sha2::Digest as _;
@@ -146,12 +145,7 @@ impl KmsSigner {
             .key_id(&key.key_id)
             .send()
             .await
-            .map_err(|e| {
-                fail(format!(
-                    "KMS GetPublicKey failed: {}",
-                    DisplayErrorContext(&e)
-                ))
-            })?;
+            .map_err(|e| fail(format!("KMS GetPublicKey failed: {}", sdk_error_text(&e))))?;
         // KeySpec, or the older CustomerMasterKeySpec with the same names.
         let spec = out.key_spec().map(|s| s.as_str().to_string()).or_else(|| {
             #[allow(deprecated)]
@@ -225,6 +219,50 @@ pub async fn client(key: &KmsRef, options: &KmsOptions) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(conf.build())
 }
 
+/// An AWS SDK error in one line, for messages: what failed (`service error`, `dispatch
+/// failure`, …), the HTTP status and the service's error code and message when KMS
+/// answered, and the chain of causes — never the raw response. (The SDK's
+/// `DisplayErrorContext` appends the error's debug form, raw response body included: for
+/// a GenerateDataKey or Decrypt answer that fails to parse, that body holds the plaintext
+/// data key, which must not reach an error message, a log or the ledger.)
+pub fn sdk_error_text<E>(e: &aws_sdk_kms::error::SdkError<E>) -> String
+where
+    E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_kms::error::SdkError;
+    let mut out = e.to_string();
+    let status = match e {
+        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+        SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
+        _ => None,
+    };
+    if let Some(status) = status {
+        out.push_str(&format!(" (HTTP {status})"));
+    }
+    if let Some(se) = e.as_service_error() {
+        match (se.code(), se.message()) {
+            (Some(code), Some(message)) => out.push_str(&format!(": {code}: {message}")),
+            (Some(code), None) => out.push_str(&format!(": {code}")),
+            _ => {}
+        }
+    }
+    let mut source = std::error::Error::source(e);
+    let mut seen = 0;
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        seen += 1;
+        if seen > 8 {
+            break;
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// Checks that `spki` is a public key of the curve `algorithm` uses.
 fn check_spki(algorithm: SignatureAlgorithm, spki: &[u8]) -> Result<(), String> {
     use p256::pkcs8::DecodePublicKey;
@@ -277,7 +315,7 @@ impl Signer for KmsSigner {
             .signing_algorithm(spec)
             .send()
             .await
-            .map_err(|e| fail(format!("KMS Sign failed: {}", DisplayErrorContext(&e))))?;
+            .map_err(|e| fail(format!("KMS Sign failed: {}", sdk_error_text(&e))))?;
         let sig = out
             .signature()
             .map(|b| b.as_ref().to_vec())

@@ -244,6 +244,15 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedEnvelope, NotationError> {
     let signing_time = time_field(&header, H_TIME)?
         .ok_or_else(|| NotationError::Envelope(format!("{H_TIME} is missing")))?;
     let expiry = time_field(&header, H_EXPIRY)?;
+    // A signature that expires before it was made is malformed, whatever the clock says
+    // now (found by the adversarial suite: signingTime 2099, expiry 2098 was accepted).
+    if let Some(e) = expiry
+        && e <= signing_time
+    {
+        return Err(NotationError::Envelope(format!(
+            "{H_EXPIRY} ({e}) is not after {H_TIME} ({signing_time})"
+        )));
+    }
     if expiry.is_some() && !crit.contains(&H_EXPIRY) {
         return Err(NotationError::Envelope(format!(
             "{H_EXPIRY} is not marked critical"
@@ -289,4 +298,37 @@ pub fn verify(bytes: &[u8]) -> Result<VerifiedEnvelope, NotationError> {
         chain,
         signing_agent: env.header.signing_agent,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notation::cert::{CertRequest, EphemeralKey, make_chain};
+
+    #[tokio::test]
+    async fn expiry_must_follow_the_signing_time() {
+        let (leaf, ca) = (EphemeralKey::generate(), EphemeralKey::generate());
+        let chain = make_chain(&leaf, &ca, &CertRequest::default())
+            .await
+            .unwrap();
+        let target = Descriptor::of("application/vnd.oci.image.manifest.v1+json", b"{}");
+        let now = OffsetDateTime::now_utc();
+        let year = time::Duration::days(365);
+        let good = sign(&target, &leaf, &chain.x5c(), now, Some(now + year))
+            .await
+            .unwrap();
+        let v = verify(&good).unwrap();
+        assert_eq!(v.target.digest, target.digest);
+        // Both in the future, the signature "expiring" a year before it was made.
+        let (signed, expires) = (now + year * 70, now + year * 69);
+        let bad = sign(&target, &leaf, &chain.x5c(), signed, Some(expires))
+            .await
+            .unwrap();
+        let e = verify(&bad).unwrap_err().to_string();
+        assert!(e.contains("is not after"), "{e}");
+        let same = sign(&target, &leaf, &chain.x5c(), signed, Some(signed))
+            .await
+            .unwrap();
+        assert!(verify(&same).is_err());
+    }
 }

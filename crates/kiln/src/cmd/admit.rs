@@ -7,8 +7,12 @@
 //!     [--metrics-listen ADDR] [--budget 8s] [--exclude-namespace NS]...
 //!     [--registry-credentials CONFIG.JSON] [--insecure-registry]
 //!     [--kube-api URL|in-cluster] [--kube-token-file FILE] [--kube-ca-file FILE]
-//!     [--cache-size N] [--cache-ttl 300s] [--tag-ttl 30s] [--reload-interval 5s]
-//!     [--max-body-bytes 3145728]
+//!     [--cache-size N] [--cache-ttl 300s] [--tag-ttl 30s] [--registry-cache-bytes N]
+//!     [--report-admitted URL] [--report-token-file FILE]
+//!     [--reload-interval 5s]
+//!     [--max-body-bytes 3145728] [--max-connections 1024] [--max-in-flight 128]
+//!     [--max-buffered-bytes 8388608] [--queue-wait 1s] [--header-timeout 10s]
+//!     [--body-timeout 5s] [--max-images 64]
 //! kiln admit gen-certs --out DIR --host NAME [--host NAME]...
 //! ```
 //!
@@ -24,6 +28,20 @@
 //! - `--budget` bounds each AdmissionReview (default 8 s, under Kubernetes' default webhook
 //!   timeout of 10 s); a registry that does not answer in time gives a decision that
 //!   follows the policy's mode (enforce: deny with a `timeout` reason).
+//! - Limits under load: `--max-connections` (one more is closed at once), `--max-in-flight`
+//!   AdmissionReviews decided at once with `--max-buffered-bytes` of bodies (a request that
+//!   gets no slot within `--queue-wait` is answered 503 with Retry-After, which the API
+//!   server treats per the webhook's `failurePolicy`), `--header-timeout` for the TLS
+//!   handshake, request head and idle connections, `--body-timeout` (408), `--max-images`
+//!   distinct images per object (more: denied).
+//! - Caches: decisions by digest and policy version (`--cache-size` entries,
+//!   `--cache-ttl`); tag → digest resolutions (`--tag-ttl`). Behind them, registry reads
+//!   shared by all decisions: manifests and small blobs by digest (immutable; at most
+//!   `--registry-cache-bytes`, 0 keeps none) and the `.sig`/`.att` tags and referrers
+//!   lists for `--tag-ttl` (0 keeps none, so every decision reads them afresh).
+//! - `--report-admitted URL` posts the images admitted (not dry runs) to a `kiln server`
+//!   (`/api/v1/admitted`, bearer token from `--report-token-file`), in batches, off the
+//!   request path; a server that is down costs nothing but a warning.
 //! - `--exclude-namespace` (repeatable, default `kube-system`): objects there are admitted
 //!   unchecked.
 //! - `--kube-api` enables reading the pod's `imagePullSecrets` (`in-cluster` uses
@@ -45,7 +63,7 @@ use kiln_admit::creds::{DockerConfig, KubeClient, KubeOptions, SERVICE_ACCOUNT_D
 use kiln_admit::tls::CertFiles;
 use kiln_admit::{ServerConfig, WebhookOptions};
 use kiln_oci::registry::RegistryOptions;
-use kiln_policy::collect::GateOptions;
+use kiln_policy::collect::{GateOptions, RegistryCacheOptions};
 
 use crate::output::Global;
 
@@ -67,6 +85,14 @@ enum Command {
     Serve(ServeArgs),
     /// Generate a CA and a server certificate for a self-signed setup.
     GenCerts(GenCertsArgs),
+}
+
+/// A duration where `0` (or `0s`) means "never reuse".
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim().trim_end_matches(['s', 'm']).trim_end_matches('m') == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -140,15 +166,49 @@ struct ServeArgs {
     /// How long a decision about a digest is reused.
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
     cache_ttl: Duration,
-    /// How long a tag → digest resolution is reused.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    /// How long a tag → digest resolution is reused (also the signature and attestation
+    /// tags and referrers lists read from registries; 0: always read afresh).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_or_zero)]
     tag_ttl: Duration,
+    /// A Kiln server to report admitted images to (`POST URL/api/v1/admitted`), so its
+    /// re-scans can name what runs in the cluster.
+    #[arg(long, value_name = "URL", env = "KILN_ADMIT_REPORT_ADMITTED")]
+    report_admitted: Option<String>,
+    /// File holding the bearer token for `--report-admitted`.
+    #[arg(long, value_name = "FILE", env = "KILN_ADMIT_REPORT_TOKEN_FILE")]
+    report_token_file: Option<PathBuf>,
+    /// Bytes of registry manifests and small blobs kept by digest across decisions
+    /// (content-addressed, immutable); 0 keeps none.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    registry_cache_bytes: u64,
     /// How often certificate and policy files are checked for changes.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     reload_interval: Duration,
     /// Largest AdmissionReview body accepted (413 above).
     #[arg(long, default_value_t = kiln_admit::server::DEFAULT_BODY_LIMIT)]
     max_body_bytes: usize,
+    /// Open connections on the HTTPS port (one more is closed at once).
+    #[arg(long, default_value_t = kiln_admit::server::Limits::default().max_connections)]
+    max_connections: usize,
+    /// AdmissionReviews read and decided at once.
+    #[arg(long, default_value_t = kiln_admit::server::Limits::default().max_in_flight)]
+    max_in_flight: usize,
+    /// Bodies over 64 KiB held in memory at once, in bytes.
+    #[arg(long, default_value_t = kiln_admit::server::Limits::default().max_buffered_bytes)]
+    max_buffered_bytes: usize,
+    /// How long a request waits for a slot before 503 (Retry-After).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    queue_wait: Duration,
+    /// Time allowed for the TLS handshake and the request head; idle connections are
+    /// closed after it.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Time allowed to receive a request body (408 after it).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// Distinct images in one object (more: denied).
+    #[arg(long, default_value_t = kiln_admit::server::Limits::default().max_images)]
+    max_images: usize,
 }
 
 #[derive(clap::Args)]
@@ -231,7 +291,13 @@ async fn serve(a: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         metrics_listen: a.metrics_listen,
         tls: CertFiles { cert, key },
         policy,
-        factory: kiln_admit::gate::gate_factory(gate),
+        factory: kiln_admit::gate::gate_factory_cached(
+            gate,
+            RegistryCacheOptions {
+                tag_ttl: a.tag_ttl,
+                max_bytes: a.registry_cache_bytes,
+            },
+        ),
         options: WebhookOptions {
             budget: a.budget,
             excluded_namespaces: a
@@ -246,11 +312,45 @@ async fn serve(a: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
             },
             registry_credentials,
             kube,
+            limits: kiln_admit::server::Limits {
+                max_connections: a.max_connections,
+                max_in_flight: a.max_in_flight,
+                max_buffered_bytes: a.max_buffered_bytes,
+                queue_wait: a.queue_wait,
+                header_timeout: a.header_timeout,
+                body_timeout: a.body_timeout,
+                max_images: a.max_images,
+            },
         },
         reload_interval: a.reload_interval,
         body_limit: a.max_body_bytes,
     };
+    let reporter = match &a.report_admitted {
+        None => None,
+        Some(url) => {
+            let token = match &a.report_token_file {
+                None => None,
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("--report-token-file {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+            };
+            Some(
+                kiln_admit::report::Reporter::start(kiln_admit::report::ReportOptions {
+                    server: url.clone(),
+                    token,
+                    timeout: Duration::from_secs(10),
+                })
+                .map_err(|e| anyhow::anyhow!("--report-admitted: {e}"))?,
+            )
+        }
+    };
     let server = kiln_admit::start(config).await?;
+    if let Some(r) = reporter {
+        server.webhook().set_reporter(r);
+    }
     let p = server.webhook().policy();
     global.say(format!(
         "kiln admit: serving https://{} (/validate, /mutate, /healthz, /readyz, /metrics){}; policy {} ({})",

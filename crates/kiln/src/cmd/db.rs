@@ -55,6 +55,10 @@ pub enum Command {
         /// Ecosystems to fetch (repeatable) [default: every ecosystem Kiln catalogs].
         #[arg(long = "ecosystem", value_name = "NAME")]
         ecosystems: Vec<String>,
+        /// Then re-scan the images of the project in the current directory (`kiln rescan
+        /// --db` this database).
+        #[arg(long)]
+        rescan: bool,
     },
     /// Push the database as an OCI artifact (oci:PATH:TAG or REGISTRY/REPO:TAG).
     Push { reference: String },
@@ -126,7 +130,11 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Command::Update { source, ecosystems } => {
+        Command::Update {
+            source,
+            ecosystems,
+            rescan,
+        } => {
             let db = Database::open_or_create(&path)?;
             let ecos: Vec<String> = if ecosystems.is_empty() {
                 import::DEFAULT_ECOSYSTEMS
@@ -139,7 +147,17 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<ExitCode> {
             let mut loaded = Loaded::default();
             import::download(&source, &ecos, &mut loaded).await;
             let r = import_loaded(&db, loaded)?;
-            Ok(if report(global, &r) {
+            let complete = report(global, &r);
+            if rescan {
+                // The re-scan opens the database itself.
+                drop(db);
+                let code =
+                    super::rescan::run(super::rescan::Args::for_database(path), global).await?;
+                if complete {
+                    return Ok(code);
+                }
+            }
+            Ok(if complete {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -12,7 +12,7 @@ pub mod policy;
 pub mod rescan;
 pub mod run;
 pub mod sbom;
-pub mod server;
 pub mod secrets;
+pub mod server;
 pub mod sign;
 pub mod vuln;
