@@ -31,6 +31,9 @@ if [ -z "${KILN:-}" ]; then
   (cd "$ROOT" && cargo build --release -q -p kiln)
   KILN=$ROOT/target/release/kiln
 fi
+if [ -z "${SKIP_GIT_SECRETS:-}" ] && ! command -v git-secrets >/dev/null; then
+  apt-get install -y -qq git-secrets >/dev/null   # Debian's git-secrets (1.3.0)
+fi
 if [ -z "${SKIP_DETECT_SECRETS:-}" ] && [ ! -x "$OUT/venv/bin/detect-secrets" ]; then
   python3 -m venv "$OUT/venv" && "$OUT/venv/bin/pip" install -q detect-secrets
 fi

@@ -162,11 +162,10 @@ mod tests {
     fn same_shape_as_the_slsa_example() {
         let p = sample().predicate();
         let bd = &p["buildDefinition"];
+        let build_type = bd["buildType"].as_str().unwrap();
         assert!(
-            bd["buildType"]
-                .as_str()
-                .unwrap()
-                .ends_with("docs/build-type.md#v1")
+            build_type.starts_with("https://") && build_type.ends_with("docs/build-type.md#v1"),
+            "buildType must be an absolute URI: {build_type}"
         );
         assert!(bd["externalParameters"].is_object());
         let dep = &bd["resolvedDependencies"][0];

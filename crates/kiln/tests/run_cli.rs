@@ -336,6 +336,50 @@ fn vulnerable_package_with_fail_on_stops_the_run_at_vuln() {
 }
 
 #[test]
+fn failing_build_command_stops_the_run_and_its_output_stays_in_the_ledger() {
+    let (_t, dir) = hello("");
+    let y = std::fs::read_to_string(dir.join("kiln.yaml")).unwrap();
+    let y = y.replacen(
+        "build:\n",
+        "build:\n  run: \"echo compiling-the-app; echo linker-exploded >&2; exit 7\"\n",
+        1,
+    );
+    std::fs::write(dir.join("kiln.yaml"), y).unwrap();
+    let o = kiln(&dir, &["run", "--format", "json"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = json_run(&o);
+    assert_eq!(run["failed_stage"], "build", "{run}");
+    assert_eq!(run["stages"][0]["status"], "passed", "{run}");
+    for s in &run["stages"].as_array().unwrap()[2..] {
+        assert_eq!(s["status"], "not-run", "{s}");
+    }
+    let id = run["run_id"].as_str().unwrap();
+    // The ledger keeps the build's output (stdout and stderr) with the failed stage.
+    let shown = kiln(&dir, &["evidence", "show", id, "--format", "json"], &[]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let rec: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(rec["status"], "failed", "{rec}");
+    let build = rec["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "build")
+        .unwrap_or_else(|| panic!("no build stage in {rec}"));
+    let log = build["log"].as_str().unwrap();
+    assert!(
+        log.contains("compiling-the-app") && log.contains("linker-exploded"),
+        "{log}"
+    );
+    let tags = layout_tags(&dir);
+    assert!(
+        !tags
+            .iter()
+            .any(|t| t.ends_with(".sig") || t.ends_with(".att")),
+        "{tags:?}"
+    );
+}
+
+#[test]
 fn invalid_kiln_yaml_names_the_field_and_line() {
     let (_t, dir) = hello("sign:\n  key: k.key\n  keyfile: other\n");
     let o = kiln(&dir, &["run"], &[]);

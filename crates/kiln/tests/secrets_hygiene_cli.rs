@@ -441,3 +441,57 @@ fn build_sbom_vuln_keys_and_signing_never_leak() {
     );
     w.clean(&["verify", "--key", "k.pub", img], &[], 0);
 }
+
+#[test]
+fn pipeline_runs_their_ledger_and_evidence_never_leak() {
+    if kiln_testutil::program("git").is_none() {
+        return;
+    }
+    let w = World::new();
+    w.git(&["init", "-q", "-b", "main"]);
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "--no-verify", "-m", "one"]);
+    let kp = [("KILN_PASSWORD", PASSWORD)];
+
+    // The secret gate stops the run: its summary, the stage log and the ledger row name
+    // the findings redacted.
+    for f in ["table", "json"] {
+        let o = w.clean(&["run", "--format", f], &kp, 1);
+        let out = text(&o);
+        assert!(out.contains("secrets"), "{}", tail(&out));
+    }
+    let o = w.clean(&["evidence", "runs", "--format", "json"], &[], 0);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("runs as JSON");
+    let id = runs[0]["id"].as_str().expect("a run id").to_string();
+    w.clean(&["evidence", "show", &id, "--logs"], &[], 0);
+    w.clean(&["evidence", "show", &id, "--format", "json"], &[], 0);
+
+    // Accepted through a baseline, the run goes on to sign with the password-protected
+    // key and stores encrypted evidence; nothing it prints or writes (ledger, evidence,
+    // keys, layout) holds a secret or the password.
+    w.clean(&["secrets", "baseline", "."], &[], 0);
+    let mut y = std::fs::read_to_string(w.dir.join("kiln.yaml")).expect("kiln.yaml");
+    y.push_str("secrets:\n  baseline: .kiln/secrets-baseline.json\n");
+    write(&w.dir.join("kiln.yaml"), &y);
+    let o = w.clean(&["run", "--format", "json"], &kp, 0);
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).expect("run as JSON");
+    let id = run["run_id"].as_str().expect("run id").to_string();
+    w.clean(&["evidence", "show", &id, "--logs"], &[], 0);
+    w.clean(&["evidence", "list", &id], &[], 0);
+    let (o, leaks) = w.run(
+        &[
+            "evidence",
+            "get",
+            &id,
+            "provenance.json",
+            "--decrypt",
+            "-o",
+            "provenance.json",
+        ],
+        &[],
+    );
+    assert!(leaks.is_empty(), "{leaks:?}");
+    assert!(o.status.success(), "{}", tail(&text(&o)));
+    let p = std::fs::read_to_string(w.dir.join("provenance.json")).expect("provenance");
+    assert!(p.contains("buildDefinition"), "{p}");
+}

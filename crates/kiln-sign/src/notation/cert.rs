@@ -73,16 +73,30 @@ pub fn parse_certificates(data: &[u8], what: &str) -> Result<Vec<Vec<u8>>, Notat
         Certificate::from_der(data).map_err(|e| bad(format!("not a DER certificate: {e}")))?;
         return Ok(vec![data.to_vec()]);
     }
-    // x509-cert's PEM chain reader underflows on input that is empty once trailing line
-    // breaks are trimmed (found by fuzzing: fuzz/regressions/notation-certs/).
-    if data.trim_ascii().is_empty() {
-        return Err(bad("no CERTIFICATE in the file".into()));
-    }
-    let certs =
-        Certificate::load_pem_chain(data).map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+    // Each PEM block is decoded to DER here and parsed from the slice: x509-cert 0.2.5's
+    // `load_pem_chain` underflows on input that is blank once trailing line breaks are
+    // trimmed, and its streaming PEM reader never returns on some truncated certificates
+    // (both found by fuzzing: fuzz/regressions/notation-certs/).
+    let text = std::str::from_utf8(data)
+        .map_err(|_| bad("not PEM certificates: the file is not UTF-8 text".into()))?;
     let mut out = Vec::new();
-    for c in certs {
-        out.push(c.to_der().map_err(|e| bad(e.to_string()))?);
+    let mut rest = text;
+    while let Some(begin) = rest.find("-----BEGIN ") {
+        let block = &rest[begin..];
+        let end = block
+            .find("-----END ")
+            .and_then(|e| block[e + 9..].find("-----").map(|t| e + 9 + t + 5))
+            .ok_or_else(|| bad("not PEM certificates: a block has no END line".into()))?;
+        let (label, der) = pem_rfc7468::decode_vec(&block.as_bytes()[..end])
+            .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+        if label != "CERTIFICATE" {
+            return Err(bad(format!(
+                "a {label} block where a CERTIFICATE was expected"
+            )));
+        }
+        Certificate::from_der(&der).map_err(|e| bad(format!("not a DER certificate: {e}")))?;
+        out.push(der);
+        rest = &block[end..];
     }
     if out.is_empty() {
         return Err(bad("no CERTIFICATE in the file".into()));
@@ -566,6 +580,28 @@ mod tests {
         let back = parse_certificates(pem.as_bytes(), "pem").unwrap();
         assert_eq!(back, chain.x5c());
         assert!(parse_certificates(b"garbage", "g").is_err());
+        // Text around the blocks (openssl's "Bag Attributes", comments) is ignored.
+        let noisy = format!("subject=CN = Kiln Signer\n{pem}\n# end\n");
+        assert_eq!(
+            parse_certificates(noisy.as_bytes(), "noisy").unwrap(),
+            chain.x5c()
+        );
+        // A key block among the certificates is refused by name.
+        let key = leaf.to_pkcs8_pem().unwrap();
+        let mixed = format!("{}{}", to_pem(&chain.leaf_der), key.as_str());
+        let e = parse_certificates(mixed.as_bytes(), "mixed").unwrap_err();
+        assert!(e.to_string().contains("PRIVATE KEY block"), "{e}");
+        assert!(!e.to_string().contains("MII"), "{e}");
+        // A truncated certificate before a valid one (found by fuzzing: the x509-cert PEM
+        // chain reader never returned on it in a release build).
+        let truncated = format!(
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n{}",
+            to_pem(&chain.ca_der)
+        );
+        let e = parse_certificates(truncated.as_bytes(), "truncated").unwrap_err();
+        assert!(e.to_string().contains("not a DER certificate"), "{e}");
+        let e = parse_certificates(b"-----BEGIN CERTIFICATE-----\nMIIB\n", "cut").unwrap_err();
+        assert!(e.to_string().contains("no END line"), "{e}");
     }
 
     #[test]
