@@ -514,24 +514,51 @@ fn locate_unknown_field(text: &str, message: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// Reads a configuration file of at most [`MAX_CONFIG_BYTES`] (`kiln.yaml`, the server's).
+pub(crate) fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let read_err = |source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+/// A YAML or schema error of the configuration `text` read from `path`, with its line
+/// and column (found in the text when serde_norway gives none).
+pub(crate) fn yaml_error(path: &Path, text: &str, e: serde_norway::Error) -> ConfigError {
+    let mut message = e.to_string();
+    let loc = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .or_else(|| locate_unknown_field(text, &message));
+    if let Some((line, column)) = loc
+        && !message.contains(" at line ")
+    {
+        message = format!("{message} at line {line} column {column}");
+    }
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+        line: loc.map(|l| l.0),
+        column: loc.map(|l| l.1),
+    }
+}
+
 impl KilnConfig {
     /// Reads and checks the `kiln.yaml` at `path`.
     pub fn load(path: &Path) -> Result<KilnConfig, ConfigError> {
-        use std::io::Read;
-        let read_err = |source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(read_err)?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
+        let text = read_config_file(path)?;
         KilnConfig::parse(&text, path)
     }
 
@@ -540,24 +567,7 @@ impl KilnConfig {
         let config: KilnConfig = if text.trim().is_empty() {
             KilnConfig::default()
         } else {
-            serde_norway::from_str(text).map_err(|e| {
-                let mut message = e.to_string();
-                let loc = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .or_else(|| locate_unknown_field(text, &message));
-                if let Some((line, column)) = loc
-                    && !message.contains(" at line ")
-                {
-                    message = format!("{message} at line {line} column {column}");
-                }
-                ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    message,
-                    line: loc.map(|l| l.0),
-                    column: loc.map(|l| l.1),
-                }
-            })?
+            serde_norway::from_str(text).map_err(|e| yaml_error(path, text, e))?
         };
         config.check(path)?;
         Ok(config)

@@ -257,34 +257,11 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{t:?}: too long"))
 }
 
-/// serde_norway gives no position for an unknown top-level field: find its line.
-fn locate_unknown_field(text: &str, message: &str) -> Option<(usize, usize)> {
-    let field = message.strip_prefix("unknown field `")?.split('`').next()?;
-    text.lines().enumerate().find_map(|(i, line)| {
-        let key = line.strip_prefix(field)?;
-        key.trim_start().starts_with(':').then_some((i + 1, 1))
-    })
-}
-
 impl ServerConfig {
     /// Reads, checks and completes (secrets read, relative paths made absolute against the
     /// file's directory) the configuration at `path`, then applies `overrides`.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<ServerConfig, ServerConfigError> {
-        use std::io::Read as _;
-        let read_err = |source| ServerConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(read_err)?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ServerConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
+        let text = crate::config::read_config_file(path)?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -313,9 +290,9 @@ impl ServerConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ServerConfig, ServerConfigError> {
         let raw: RawConfig = if text.trim().is_empty() {
-            serde_norway::from_str("{}").map_err(|e| parse_error(path, text, e))?
+            serde_norway::from_str("{}").map_err(|e| crate::config::yaml_error(path, text, e))?
         } else {
-            serde_norway::from_str(text).map_err(|e| parse_error(path, text, e))?
+            serde_norway::from_str(text).map_err(|e| crate::config::yaml_error(path, text, e))?
         };
         let invalid = |field: &str, reason: String| ServerConfigError::Invalid {
             path: path.to_path_buf(),
@@ -454,25 +431,6 @@ impl ServerConfig {
     /// The repository with this name (forge full name or plain name).
     pub fn repository(&self, names: &[&str]) -> Option<&Repository> {
         self.repositories.iter().find(|r| r.is_named(names))
-    }
-}
-
-fn parse_error(path: &Path, text: &str, e: serde_norway::Error) -> ServerConfigError {
-    let mut message = e.to_string();
-    let loc = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .or_else(|| locate_unknown_field(text, &message));
-    if let Some((line, column)) = loc
-        && !message.contains(" at line ")
-    {
-        message = format!("{message} at line {line} column {column}");
-    }
-    ServerConfigError::Parse {
-        path: path.to_path_buf(),
-        message,
-        line: loc.map(|l| l.0),
-        column: loc.map(|l| l.1),
     }
 }
 
